@@ -1,0 +1,1 @@
+"""theory: SymPy registry of bounds for clipped stochastic optimization."""
