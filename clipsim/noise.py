@@ -1,0 +1,731 @@
+"""Noise models for the stochastic gradient ``g = grad F(w) + xi``: specs, in-kernel samplers, moments.
+
+Setting
+-------
+THEORY.md section 3. A :class:`Noise` is frozen plain data (family, vector mode, parameters), validated
+once at construction. The engine packs it with :meth:`Noise.pack` into integer codes plus a float64[4]
+parameter array and calls :func:`noise_fill` once per step per path, inside its ``prange``. Every draw
+comes from the path's own xoshiro256++ ``state`` (``clipsim._rng``), so the stream of path ``m`` is a
+pure function of ``(root seed, m)`` and results are bitwise reproducible across thread counts.
+
+Families (code; law of one coordinate ``X``; ``Noise.tail_index``)
+-----------------------------------------------------------------
+- ``NONE = 0``: ``X = 0``.
+- ``GAUSSIAN = 1``: ``X ~ N(0, scale**2)``; tail index ``inf``.
+- ``STABLE = 2``: ``X = scale * Z`` with ``Z ~ levy_stable(alpha, beta)`` in scipy's default S1
+  parameterisation, i.e. exactly ``scipy.stats.levy_stable(alpha, beta, loc=0, scale=scale)``.
+  Characteristic function of ``Z``: ``exp(-|t|^a (1 - i b sign(t) tan(pi a/2)))`` for a != 1 and
+  ``exp(-|t| (1 + i b (2/pi) sign(t) log|t|))`` for a = 1. Note that for a = 1, b != 0 scipy's
+  ``scale * Z`` is Nolan's S(1, b, scale, -(2/pi) b scale log(scale); 1), not S(1, b, scale, 0; 1):
+  we follow scipy. ``alpha = 2`` is ``N(0, 2 scale**2)`` whatever beta. Tail index alpha (inf at 2).
+  S1 is discontinuous in alpha at alpha = 1 when beta != 0 (location ~ beta tan(pi alpha/2)): that is
+  the parameterisation, not a sampler artefact.
+- ``PARETO = 3``: symmetric Lomax, ``X = sign * scale * L`` with ``L ~ Lomax(a)`` (numpy's ``pareto``,
+  ``scipy.stats.lomax(a)``) and an independent fair sign. Tail index ``a``.
+- ``STUDENT_T = 4``: ``X = scale * T``, ``T ~ t(df)``. Tail index ``df``.
+
+Centering (decided): the engine wants mean-zero noise. In S1 the location parameter *is* the mean
+whenever the mean exists (alpha > 1), for every beta: ``E Z = 0`` (checked in the tests against
+numerical integration of ``x * levy_stable.pdf``). So no ``centered`` option is needed and the engine
+must not subtract anything. (The ``-beta scale tan(pi alpha/2)`` shift belongs to the S0
+parameterisation.) ``Noise.mean`` reports ``0.0`` where the mean exists, ``+inf``/``-inf`` where it is
+infinite (totally skewed stable with alpha <= 1), ``nan`` where it is undefined (E|X| = inf on both
+sides: symmetric-ish heavy tails with index <= 1).
+
+Vectors (code)
+--------------
+- ``IID = 0``: i.i.d. coordinates.
+- ``RADIAL = 1``: ``xi = |X| * g/||g||`` with ``g`` a standard Gaussian d-vector (uniform direction)
+  and ``X`` one draw of the family, independent of ``g``. Then ``||xi|| = |X|`` exactly, so
+  ``E||xi||^p = E|X|^p`` in closed form.
+
+Samplers (all exact; no fastmath; no allocation inside :func:`noise_fill`)
+-------------------------------------------------------------------------
+Uniforms are generated in blocks of at most ``_BLOCK`` coordinates into ``work`` (``fill_uniform``),
+then transformed in a separate loop (measured ~1.5x faster than scalar calls). A fill of ``d``
+coordinates is processed in chunks of ``min(d, _BLOCK)``, so its result is a function of
+``(code, params, state, d)`` only, never of the length of ``work``.
+
+- Stable: Chambers-Mallows-Stuck with Weron's (1996) correction, 2 uniforms per draw:
+  ``V = pi (u1 - 1/2)``, ``W = -log u2``; for alpha != 1, with ``B = arctan(b tan(pi a/2))/a`` and
+  ``S = (1 + b^2 tan^2(pi a/2))^(1/(2a))``,
+  ``Z = S sin(a(V+B))/cos V * (cos(V - a(V+B)) / (W cos V))^((1-a)/a)``
+  (Weron's ``sin(a(V+B))/cos(V)^(1/a) * (cos(V-a(V+B))/W)^((1-a)/a)`` regrouped so that both
+  factors stay finite as V -> -pi/2 for small alpha, and with one ``pow`` instead of two);
+  for alpha = 1: ``Z = (2/pi)((pi/2 + bV) tan V - b log((pi/2) W cos V / (pi/2 + bV)))``;
+  for alpha = 2: ``Z = 2 sqrt(W) sin V`` (= N(0, 2), the a -> 2 limit without rounding noise).
+  ``B`` and ``S`` are computed once per :func:`noise_fill` call.
+- Pareto: 1 uniform per draw. ``u < 1/2`` gives the sign and ``v = 2u`` or ``2u - 1`` (exact in
+  floating point; ``v`` is uniform on the 2**52 odd multiples of 2**-53, independent of the sign);
+  ``L = expm1(-log(v)/a)`` (accurate for small L, unlike ``v**(-1/a) - 1``).
+- Gaussian: Box-Muller pairs (2 uniforms per 2 coordinates; the radial radius uses one of a pair).
+- Student-t: Bailey's (1994) polar method, a rejection sampler with acceptance pi/4:
+  ``(U, V)`` uniform in the unit disc, ``W = U^2 + V^2``, ``T = U sqrt(df expm1(-(2/df) log W) / W)``.
+  It needs one log, one expm1 and one sqrt per draw, cheaper than N/sqrt(chi2/df) through
+  Marsaglia-Tsang gamma. Each coordinate's first attempt uses its pair of the block; a rejected
+  attempt is retried with fresh uniforms from the stream (exact: every uniform is used once).
+
+Moments
+-------
+:meth:`Noise.moment` gives ``E|X|^p`` (p > -1) in closed form (THEORY.md section 3) and ``inf`` where it
+does not exist. Skewed stable, alpha != 1 (Zolotarev; Nolan 2020, "Univariate stable distributions",
+sec. 3.7): ``E|Z|^p = Gamma(1-p/a) / (Gamma(1-p) cos(p pi/2)) * (1 + b^2 tan^2(pi a/2))^(p/(2a))
+* cos((p/a) arctan(b tan(pi a/2)))``, implemented with ``Gamma(1-p) cos(p pi/2) = sqrt(pi)
+Gamma(1-p/2) / (2^p Gamma((1+p)/2))`` so that p = 1 needs no limit; at beta = 0 it is the THEORY.md
+formula. Skewed stable, alpha = 1: no closed form is used; ``E|Z|^p`` is a one-dimensional quadrature of
+the characteristic function (``scipy.integrate.quad``, relative accuracy ~1e-10), see
+``_stable_alpha1_moment``. :meth:`Noise.norm_moment` is exact where it can be (radial; Gaussian iid via
+the chi law; even integer p for iid via moments of sums; p >= tail index gives inf) and otherwise raises
+a ``ValueError`` that points to :func:`estimate_norm_moment` (a Monte-Carlo estimate with a CI is not a
+closed form and must not be silently passed off as one).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from . import _validate as _v
+from ._rng import fill_uniform, root_seed, seed_state, uniform
+
+__all__ = [
+    "NONE", "GAUSSIAN", "STABLE", "PARETO", "STUDENT_T", "IID", "RADIAL", "FAMILY_CODES",
+    "VECTOR_CODES", "Noise", "NormMomentEstimate", "estimate_norm_moment", "noise_fill",
+    "noise_work_size",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Codes and parameter layout
+# ---------------------------------------------------------------------------------------------
+NONE = 0
+GAUSSIAN = 1
+STABLE = 2
+PARETO = 3
+STUDENT_T = 4
+IID = 0
+RADIAL = 1
+
+FAMILY_CODES = {"none": NONE, "gaussian": GAUSSIAN, "stable": STABLE, "pareto": PARETO,
+                "student_t": STUDENT_T}
+VECTOR_CODES = {"iid": IID, "radial": RADIAL}
+
+# params layout (float64[4]), one row per family:
+#   index:      0        1                          2       3
+#   none        0        0                          0       0
+#   gaussian    scale    0                          0       0
+#   stable      scale    alpha                      beta    0
+#   pareto      scale    tail_index                 0       0
+#   student_t   scale    df                         0       0
+P_SCALE, P_SHAPE, P_BETA = 0, 1, 2
+
+_BLOCK = 256  # coordinates per block of uniforms (2 uniforms each: 4 KiB of work, fits in L1)
+
+
+def noise_work_size(dim) -> int:
+    """Length of the float64 scratch buffer ``work`` that :func:`noise_fill` needs for ``dim``."""
+    d = _v.integer("dim", dim, 1)
+    return 2 * min(d, _BLOCK) + 8
+
+
+# ---------------------------------------------------------------------------------------------
+# Scalar transforms (uniforms -> one draw), shared by the block and the scalar paths
+# ---------------------------------------------------------------------------------------------
+@njit(cache=True)
+def _stable_consts(alpha, beta):
+    """(B, S) of Weron's CMS for alpha not in {1, 2}."""
+    t = beta * math.tan(0.5 * math.pi * alpha)
+    return math.atan(t) / alpha, (1.0 + t * t) ** (0.5 / alpha)
+
+
+@njit(cache=True)
+def _stable_from(u1, u2, alpha, beta, bb, ss):
+    """One standard S1 stable draw from two open-(0,1) uniforms (bb, ss from _stable_consts)."""
+    v = math.pi * (u1 - 0.5)
+    w = -math.log(u2)
+    if alpha == 2.0:
+        return 2.0 * math.sqrt(w) * math.sin(v)
+    if alpha == 1.0:
+        hp = 0.5 * math.pi
+        c = hp + beta * v
+        return (c * math.tan(v) - beta * math.log(hp * w * math.cos(v) / c)) / hp
+    cv = math.cos(v)
+    avb = alpha * (v + bb)
+    return ss * math.sin(avb) / cv * (math.cos(v - avb) / (w * cv)) ** ((1.0 - alpha) / alpha)
+
+
+@njit(cache=True)
+def _pareto_from(u, a):
+    """One symmetric standard Lomax(a) draw from one open-(0,1) uniform (sign from u < 1/2)."""
+    if u < 0.5:
+        return -math.expm1(-math.log(2.0 * u) / a)
+    return math.expm1(-math.log(2.0 * u - 1.0) / a)
+
+
+@njit(cache=True)
+def _t_from(u1, u2, df, state):
+    """One t(df) draw (Bailey's polar method); (u1, u2) is the first attempt, retries use state."""
+    a = 2.0 * u1 - 1.0
+    b = 2.0 * u2 - 1.0
+    w = a * a + b * b
+    while w > 1.0:
+        a = 2.0 * uniform(state) - 1.0
+        b = 2.0 * uniform(state) - 1.0
+        w = a * a + b * b
+    return a * math.sqrt(df * math.expm1(-(2.0 / df) * math.log(w)) / w)
+
+
+@njit(cache=True)
+def _scalar_draw(code, params, state):
+    """One scaled draw X of the family (used for the radial radius)."""
+    scale = params[0]
+    if code == GAUSSIAN:
+        u1 = uniform(state)
+        u2 = uniform(state)
+        return scale * math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+    if code == STABLE:
+        alpha = params[1]
+        beta = params[2]
+        bb = 0.0
+        ss = 1.0
+        if alpha != 1.0 and alpha != 2.0:
+            bb, ss = _stable_consts(alpha, beta)
+        u1 = uniform(state)
+        u2 = uniform(state)
+        return scale * _stable_from(u1, u2, alpha, beta, bb, ss)
+    if code == PARETO:
+        return scale * _pareto_from(uniform(state), params[1])
+    if code == STUDENT_T:
+        u1 = uniform(state)
+        u2 = uniform(state)
+        return scale * _t_from(u1, u2, params[1], state)
+    return 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Block fills
+# ---------------------------------------------------------------------------------------------
+@njit(cache=True)
+def _fill_gaussian(out, work, state, scale):
+    """out[:] = i.i.d. N(0, scale^2), Box-Muller pairs on blocks of uniforms."""
+    d = out.shape[0]
+    m = min(d, _BLOCK)
+    j = 0
+    while j < d:
+        k = min(m, d - j)
+        nu = k + (k & 1)
+        fill_uniform(state, work[:nu])
+        for i in range(0, k, 2):
+            r = scale * math.sqrt(-2.0 * math.log(work[i]))
+            th = 2.0 * math.pi * work[i + 1]
+            out[j + i] = r * math.cos(th)
+            if i + 1 < k:
+                out[j + i + 1] = r * math.sin(th)
+        j += k
+
+
+@njit(cache=True)
+def _fill_stable(out, work, state, scale, alpha, beta):
+    d = out.shape[0]
+    m = min(d, _BLOCK)
+    bb = 0.0
+    ss = 1.0
+    if alpha != 1.0 and alpha != 2.0:
+        bb, ss = _stable_consts(alpha, beta)
+    j = 0
+    while j < d:
+        k = min(m, d - j)
+        fill_uniform(state, work[:2 * k])
+        for i in range(k):
+            out[j + i] = scale * _stable_from(work[2 * i], work[2 * i + 1], alpha, beta, bb, ss)
+        j += k
+
+
+@njit(cache=True)
+def _fill_pareto(out, work, state, scale, a):
+    d = out.shape[0]
+    m = min(d, _BLOCK)
+    j = 0
+    while j < d:
+        k = min(m, d - j)
+        fill_uniform(state, work[:k])
+        for i in range(k):
+            out[j + i] = scale * _pareto_from(work[i], a)
+        j += k
+
+
+@njit(cache=True)
+def _fill_t(out, work, state, scale, df):
+    d = out.shape[0]
+    m = min(d, _BLOCK)
+    j = 0
+    while j < d:
+        k = min(m, d - j)
+        fill_uniform(state, work[:2 * k])
+        for i in range(k):
+            out[j + i] = scale * _t_from(work[2 * i], work[2 * i + 1], df, state)
+        j += k
+
+
+@njit(cache=True)
+def noise_fill(code, vector_code, params, state, out, work):
+    """Fill ``out`` (float64[d]) with one d-vector draw of the noise packed as (code, vector_code, params).
+
+    ``params``: float64[4] from :meth:`Noise.pack`; ``state``: the path's uint64[4] xoshiro256++ state
+    (advanced in place); ``work``: float64 scratch of length >= ``noise_work_size(d)``. All arrays
+    1-D and C-contiguous (one compiled signature: int64, int64, then four C arrays). No allocation.
+    """
+    d = out.shape[0]
+    if code == NONE or d == 0:
+        for i in range(d):
+            out[i] = 0.0
+        return
+    if work.shape[0] < 2 * min(d, _BLOCK):
+        raise ValueError("noise_fill: work buffer shorter than noise_work_size(d)")
+    scale = params[0]
+    if vector_code == IID:
+        if code == GAUSSIAN:
+            _fill_gaussian(out, work, state, scale)
+        elif code == STABLE:
+            _fill_stable(out, work, state, scale, params[1], params[2])
+        elif code == PARETO:
+            _fill_pareto(out, work, state, scale, params[1])
+        elif code == STUDENT_T:
+            _fill_t(out, work, state, scale, params[1])
+        else:
+            raise ValueError("noise_fill: unknown family code")
+    elif vector_code == RADIAL:
+        if code < 1 or code > 4:
+            raise ValueError("noise_fill: unknown family code")
+        nrm2 = 0.0
+        while nrm2 == 0.0:  # a zero Gaussian vector has probability 0 (and never occurs here)
+            _fill_gaussian(out, work, state, 1.0)
+            nrm2 = 0.0
+            for i in range(d):
+                nrm2 += out[i] * out[i]
+        f = abs(_scalar_draw(code, params, state)) / math.sqrt(nrm2)
+        for i in range(d):
+            out[i] *= f
+    else:
+        raise ValueError("noise_fill: unknown vector code")
+
+
+@njit(cache=True)
+def _fill_rows(code, vector_code, params, root, out, work):
+    """Row i of out (n, d) = first draw of path i's stream (root, i), as the engine would draw it."""
+    state = np.empty(4, np.uint64)
+    for i in range(out.shape[0]):
+        seed_state(root, i, state)
+        noise_fill(code, vector_code, params, state, out[i], work)
+
+
+@njit(cache=True)
+def _row_norms(code, vector_code, params, root, dim, norms, work):
+    """norms[i] = ||row i of sample_vectors||, without storing the rows (overflow-safe norm)."""
+    state = np.empty(4, np.uint64)
+    buf = np.empty(dim, np.float64)
+    for i in range(norms.shape[0]):
+        seed_state(root, i, state)
+        noise_fill(code, vector_code, params, state, buf, work)
+        m = 0.0
+        for j in range(dim):
+            m = max(m, abs(buf[j]))
+        if m == 0.0 or math.isinf(m) or math.isnan(m):
+            norms[i] = m
+            continue
+        s = 0.0
+        for j in range(dim):
+            s += (buf[j] / m) ** 2
+        norms[i] = m * math.sqrt(s)
+
+
+# ---------------------------------------------------------------------------------------------
+# Moments (plain Python, closed forms)
+# ---------------------------------------------------------------------------------------------
+_LOG_SQRT_PI = 0.5 * math.log(math.pi)
+
+
+def _gauss_abs_moment(p):
+    """E|N(0,1)|^p, p > -1."""
+    return math.exp(0.5 * p * math.log(2.0) + math.lgamma(0.5 * (p + 1.0)) - _LOG_SQRT_PI)
+
+
+def _stable_abs_moment(alpha, beta, p):
+    """E|Z|^p for standard S1 stable Z, -1 < p < alpha (alpha < 2) or any p > -1 (alpha = 2)."""
+    if p == 0.0:
+        return 1.0
+    if alpha == 2.0:
+        return math.exp(p * math.log(math.sqrt(2.0))) * _gauss_abs_moment(p)
+    if alpha == 1.0 and beta != 0.0:
+        return _stable_alpha1_moment(beta, p)
+    # Gamma(1-p/a) / (Gamma(1-p) cos(p pi/2)), with Gamma(1-p) cos(p pi/2) rewritten (see module doc).
+    logm = (math.lgamma(1.0 - p / alpha) + p * math.log(2.0) + math.lgamma(0.5 * (1.0 + p))
+            - _LOG_SQRT_PI - math.lgamma(1.0 - 0.5 * p))
+    if beta == 0.0:
+        return math.exp(logm)
+    t = beta * math.tan(0.5 * math.pi * alpha)
+    return math.exp(logm + p / (2.0 * alpha) * math.log1p(t * t)) * math.cos(p / alpha * math.atan(t))
+
+
+def _stable_cf_moment(alpha, beta, p):
+    """E|Z|^p from the S1 characteristic function by quadrature (-1 < p < min(alpha, 2), p != 0).
+
+    p > 0: ``|x|^p = (2 Gamma(1+p) sin(p pi/2)/pi) int_0^inf (1 - cos(tx)) t^(-1-p) dt``;
+    p = -q < 0: ``|x|^-q = int_0^inf cos(tx) t^(q-1) dt / (Gamma(q) cos(q pi/2))``. With
+    ``Re phi(t) = exp(-t^a) cos(b tan(pi a/2) t^a)`` (a != 1) or ``exp(-t) cos(b (2/pi) t log t)``.
+    Used for alpha = 1, beta != 0, and by the tests as an independent check of the closed forms.
+    """
+    from scipy.integrate import quad
+
+    if alpha == 1.0:
+        def re_phi(t):
+            return math.exp(-t) * math.cos(beta * (2.0 / math.pi) * t * math.log(t)) if t > 0 else 1.0
+    else:
+        tn = beta * math.tan(0.5 * math.pi * alpha)
+
+        def re_phi(t):
+            ta = t ** alpha
+            return math.exp(-ta) * math.cos(tn * ta)
+
+    kw = dict(epsabs=0.0, epsrel=1e-12, limit=500)
+    if p > 0:
+        # int_0^1 (1 - Re phi) t^(-1-p) + int_1^inf (1 - Re phi) t^(-1-p), the last = 1/p - int Re phi t^(-1-p)
+        i1 = quad(lambda t: (1.0 - re_phi(t)) * t ** (-1.0 - p), 0.0, 1.0, **kw)[0]
+        i2 = quad(lambda t: re_phi(t) * t ** (-1.0 - p), 1.0, math.inf, **kw)[0]
+        integral = i1 + 1.0 / p - i2
+        return 2.0 * math.gamma(1.0 + p) * math.sin(0.5 * p * math.pi) / math.pi * integral
+    q = -p
+    i1 = quad(lambda t: re_phi(t) * t ** (q - 1.0), 0.0, 1.0, **kw)[0]
+    i2 = quad(lambda t: re_phi(t) * t ** (q - 1.0), 1.0, math.inf, **kw)[0]
+    return (i1 + i2) / (math.gamma(q) * math.cos(0.5 * q * math.pi))
+
+
+def _stable_alpha1_moment(beta, p):
+    """E|Z|^p for alpha = 1, beta != 0 (S1): quadrature of the characteristic function."""
+    return _stable_cf_moment(1.0, beta, p)
+
+
+def _standard_abs_moment(family, shape, beta, p):
+    """E|X/scale|^p (or E|X|^p for none); inf where it does not exist. p > -1."""
+    if family == "none":
+        return 1.0 if p == 0 else (0.0 if p > 0 else math.inf)
+    if p == 0.0:
+        return 1.0
+    if family == "gaussian":
+        return _gauss_abs_moment(p)
+    if family == "stable":
+        if shape < 2.0 and p >= shape:
+            return math.inf
+        return _stable_abs_moment(shape, beta, p)
+    if family == "pareto":
+        if p >= shape:
+            return math.inf
+        return math.exp(math.lgamma(p + 1.0) + math.lgamma(shape - p) - math.lgamma(shape))
+    if family == "student_t":
+        if p >= shape:
+            return math.inf
+        return math.exp(0.5 * p * math.log(shape) + math.lgamma(0.5 * (p + 1.0))
+                        + math.lgamma(0.5 * (shape - p)) - _LOG_SQRT_PI - math.lgamma(0.5 * shape))
+    raise AssertionError(family)  # pragma: no cover
+
+
+# ---------------------------------------------------------------------------------------------
+# The spec
+# ---------------------------------------------------------------------------------------------
+_PARAM_NAMES = {  # family -> the dict keys of its parameters (besides family, vector)
+    "none": (),
+    "gaussian": ("scale",),
+    "stable": ("alpha", "beta", "scale"),
+    "pareto": ("tail_index", "scale"),
+    "student_t": ("df", "scale"),
+}
+
+
+def _fmt_num(x):
+    return f"{x:g}"
+
+
+@dataclass(frozen=True)
+class Noise:
+    """A noise model (frozen, validated). Build it with the constructors, e.g. ``Noise.stable(1.5)``.
+
+    Fields: ``family`` (one of ``FAMILY_CODES``), ``vector`` ("iid" or "radial"), ``scale``,
+    ``shape`` (alpha for stable, tail index for pareto, df for student_t, 0.0 otherwise) and ``beta``
+    (stable skewness, 0.0 otherwise). ``none`` has scale 0.0.
+    """
+
+    family: str
+    vector: str = "iid"
+    scale: float = 1.0
+    shape: float = 0.0
+    beta: float = 0.0
+
+    def __post_init__(self):
+        fam = _v.choice("family", self.family, tuple(FAMILY_CODES))
+        vec = _v.choice("vector", self.vector, tuple(VECTOR_CODES))
+        if fam == "none":
+            scale = _v.real("scale", self.scale, 0.0, 0.0)
+        else:
+            scale = _v.positive("scale", self.scale)
+        if fam == "stable":
+            shape = _v.real("alpha", self.shape, 0.0, 2.0, lo_open=True)
+            beta = _v.real("beta", self.beta, -1.0, 1.0)
+        else:
+            if fam == "pareto":
+                shape = _v.positive("tail_index", self.shape)
+            elif fam == "student_t":
+                shape = _v.positive("df", self.shape)
+            else:
+                shape = _v.real("shape", self.shape, 0.0, 0.0)
+            beta = _v.real("beta", self.beta, 0.0, 0.0)
+        for name, val in (("family", fam), ("vector", vec), ("scale", scale), ("shape", shape),
+                          ("beta", beta)):
+            object.__setattr__(self, name, val)
+
+    # -- constructors ------------------------------------------------------------------------
+    @classmethod
+    def stable(cls, alpha, beta=0.0, scale=1.0, vector="iid") -> "Noise":
+        """alpha-stable, ``scale * levy_stable(alpha, beta)`` (scipy S1); alpha in (0, 2], beta in [-1, 1]."""
+        _v.real("alpha", alpha, 0.0, 2.0, lo_open=True)
+        return cls("stable", vector, scale, alpha, beta)
+
+    @classmethod
+    def pareto(cls, tail_index, scale=1.0, vector="iid") -> "Noise":
+        """Symmetric Lomax: random sign * scale * Lomax(tail_index)."""
+        _v.positive("tail_index", tail_index)
+        return cls("pareto", vector, scale, tail_index)
+
+    @classmethod
+    def student_t(cls, df, scale=1.0, vector="iid") -> "Noise":
+        """scale * t(df)."""
+        _v.positive("df", df)
+        return cls("student_t", vector, scale, df)
+
+    @classmethod
+    def gaussian(cls, scale=1.0, vector="iid") -> "Noise":
+        """N(0, scale^2) (note: stable(2, scale=c) is N(0, 2 c^2))."""
+        return cls("gaussian", vector, scale)
+
+    @classmethod
+    def none(cls) -> "Noise":
+        """Zero noise (code NONE)."""
+        return cls("none", "iid", 0.0)
+
+    # -- codes and packing ---------------------------------------------------------------------
+    @property
+    def code(self) -> int:
+        return FAMILY_CODES[self.family]
+
+    @property
+    def vector_code(self) -> int:
+        return VECTOR_CODES[self.vector]
+
+    def pack(self):
+        """``(code, vector_code, params)``: Python ints and a fresh float64[4] (layout in module)."""
+        params = np.zeros(4, dtype=np.float64)
+        params[P_SCALE] = self.scale
+        params[P_SHAPE] = self.shape
+        params[P_BETA] = self.beta
+        return int(self.code), int(self.vector_code), params
+
+    # -- properties of the law -----------------------------------------------------------------
+    @property
+    def alpha(self) -> float:
+        """Stability index (stable only)."""
+        if self.family != "stable":
+            raise ValueError(f"alpha is not defined for family = {self.family!r}: only for 'stable'")
+        return self.shape
+
+    @property
+    def df(self) -> float:
+        """Degrees of freedom (student_t only)."""
+        if self.family != "student_t":
+            raise ValueError(f"df is not defined for family = {self.family!r}: only for 'student_t'")
+        return self.shape
+
+    @property
+    def tail_index(self) -> float:
+        """sup{p: E|X|^p < inf}: alpha (stable, alpha < 2), tail index (pareto), df (t), else inf."""
+        if self.family in ("pareto", "student_t") or (self.family == "stable" and self.shape < 2.0):
+            return self.shape
+        return math.inf
+
+    @property
+    def mean(self) -> float:
+        """E X of one coordinate: 0.0 where it exists, +-inf where infinite, nan where undefined."""
+        if self.tail_index > 1.0:
+            return 0.0
+        if self.family == "stable" and abs(self.beta) == 1.0:
+            return math.copysign(math.inf, self.beta)
+        return math.nan
+
+    def moment(self, p) -> float:
+        """E|X|^p of one coordinate (p > -1), closed form; ``math.inf`` where it does not exist."""
+        p = _v.real("p", p, -1.0, math.inf, lo_open=True, hi_open=True)
+        m = _standard_abs_moment(self.family, self.shape, self.beta, p)
+        if self.family == "none" or p == 0.0 or math.isinf(m):
+            return m
+        return math.exp(p * math.log(self.scale)) * m
+
+    def norm_moment(self, p, dim) -> float:
+        """E||xi||^p for the d-vector noise, exact only.
+
+        Exact for: radial (= moment(p)); dim = 1; Gaussian iid (chi law); iid and even integer p
+        (moments of a sum of i.i.d. X_i^2, e.g. p = 2: dim * E X^2); iid with p >= tail index (inf);
+        zero noise. Otherwise (iid, no closed form) raises ValueError: use
+        :func:`estimate_norm_moment` for a Monte-Carlo estimate with a confidence interval.
+        """
+        p = _v.real("p", p, -1.0, math.inf, lo_open=True, hi_open=True)
+        d = _v.integer("dim", dim, 1)
+        if self.vector == "radial" or d == 1 or self.family == "none" or p == 0.0:
+            return self.moment(p)
+        if p > 0 and p >= self.tail_index:
+            return math.inf  # ||xi|| >= |xi_1| and E|xi_1|^p = inf
+        if self.family == "gaussian":  # ||xi|| = scale * chi_d
+            return math.exp(p * math.log(self.scale) + 0.5 * p * math.log(2.0)
+                            + math.lgamma(0.5 * (d + p)) - math.lgamma(0.5 * d))
+        if p > 0 and float(p).is_integer() and int(p) % 2 == 0:
+            return _even_norm_moment(self, int(p) // 2, d)
+        raise ValueError(
+            f"p = {p!r} is not allowed for norm_moment of {self}: E||xi||^p of iid coordinates has no "
+            f"closed form here (exact for radial, Gaussian, even integer p); use "
+            f"clipsim.noise.estimate_norm_moment(noise, p, dim) for a Monte-Carlo estimate with a CI")
+
+    # -- sampling (through the Numba kernels) --------------------------------------------------
+    def sample(self, n, seed=0) -> np.ndarray:
+        """n scalar draws of one coordinate: ``noise_fill`` of an n-vector on stream (seed, 0).
+
+        For iid this is n i.i.d. draws of X; for radial too (a radial 1-vector is sign * |X|, which
+        has the law of X for the symmetric families, and of sign * |X| otherwise), but the
+        radial fill is defined per vector, so n scalar draws are taken as iid (vector ignored).
+        """
+        n = _v.integer("n", n, 0)
+        root = root_seed(seed)
+        code, _, params = self.pack()
+        out = np.empty(n, dtype=np.float64)
+        if n == 0:
+            return out
+        state = np.empty(4, dtype=np.uint64)
+        seed_state(root, np.uint64(0), state)
+        noise_fill(code, IID, params, state, out, np.empty(noise_work_size(n), dtype=np.float64))
+        return out
+
+    def sample_vectors(self, n, dim, seed=0) -> np.ndarray:
+        """(n, dim) array; row i is the first draw of path i's stream (seed, i), as in the engine."""
+        n = _v.integer("n", n, 0)
+        d = _v.integer("dim", dim, 1)
+        root = root_seed(seed)
+        code, vec, params = self.pack()
+        out = np.empty((n, d), dtype=np.float64)
+        if n:
+            _fill_rows(code, vec, params, root, out, np.empty(noise_work_size(d), dtype=np.float64))
+        return out
+
+    # -- plain data ----------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """Plain data, e.g. {"family": "stable", "alpha": 1.5, "beta": 0.0, "scale": 1.0, "vector": "iid"}."""
+        d = {"family": self.family}
+        values = {"alpha": self.shape, "tail_index": self.shape, "df": self.shape, "beta": self.beta,
+                  "scale": self.scale}
+        for k in _PARAM_NAMES[self.family]:
+            d[k] = values[k]
+        if self.family != "none":
+            d["vector"] = self.vector
+        return d
+
+    @classmethod
+    def from_dict(cls, d) -> "Noise":
+        """Inverse of :meth:`to_dict` (missing optional keys take the constructor defaults)."""
+        if not isinstance(d, dict) or "family" not in d:
+            raise ValueError(f"noise = {d!r} is not allowed: must be a dict with a 'family' key")
+        fam = _v.choice("family", d["family"], tuple(FAMILY_CODES))
+        allowed = set(_PARAM_NAMES[fam]) | {"family"} | ({"vector"} if fam != "none" else set())
+        for k in d:
+            if k not in allowed:
+                raise ValueError(f"noise key = {k!r} is not allowed for family {fam!r}: must be one of "
+                                 + ", ".join(repr(a) for a in sorted(allowed)))
+        kw = {k: v for k, v in d.items() if k != "family"}
+        required = {"stable": "alpha", "pareto": "tail_index", "student_t": "df"}.get(fam)
+        if required and required not in kw:
+            raise ValueError(f"{required} = None is not allowed: family {fam!r} requires it")
+        return getattr(cls, fam)(**kw)
+
+    # -- text -----------------------------------------------------------------------------------
+    def __str__(self) -> str:
+        args = []
+        for k in _PARAM_NAMES[self.family]:
+            v = self.to_dict()[k]
+            args.append(f"{k}={_fmt_num(v)}")
+        if self.family != "none":
+            args.append(f"vector={self.vector!r}")
+        return f"{self.family}({', '.join(args)})"
+
+    def describe(self) -> str:
+        """A one-line human description with the tail index."""
+        s, a, b = _fmt_num(self.scale), _fmt_num(self.shape), _fmt_num(self.beta)
+        law = {
+            "none": "zero noise",
+            "gaussian": f"Gaussian N(0, {s}^2)",
+            "stable": (f"{'symmetric ' if self.beta == 0 else ''}alpha-stable (scipy S1) alpha={a}, "
+                       f"beta={b}, scale={s}"),
+            "pareto": f"symmetric Lomax/Pareto tail index {a}, scale={s}",
+            "student_t": f"Student-t df={a}, scale={s}",
+        }[self.family]
+        if self.family == "none":
+            return law
+        vec = "i.i.d. coordinates" if self.vector == "iid" else "radial (uniform direction x |X|)"
+        return f"{law}; {vec}; E|X|^p finite for p < {_fmt_num(self.tail_index)}"
+
+
+def _even_norm_moment(noise, k, d):
+    """E(sum_{i<d} X_i^2)^k for iid X_i, exact (finite moments): binomial recursion over coordinates."""
+    ey = [noise.moment(2 * j) for j in range(k + 1)]  # E (X^2)^j
+    m = [1.0] + [0.0] * k  # E S_0^j
+    for _ in range(d):
+        m = [sum(math.comb(j, i) * ey[i] * m[j - i] for i in range(j + 1)) for j in range(k + 1)]
+    return m[k]
+
+
+# ---------------------------------------------------------------------------------------------
+# Monte-Carlo estimate of E||xi||^p
+# ---------------------------------------------------------------------------------------------
+class NormMomentEstimate(NamedTuple):
+    """Monte-Carlo estimate of E||xi||^p with a normal-approximation CI.
+
+    ``reliable`` is False when 2p >= tail index: then Var ||xi||^p = inf, the CLT does not apply and
+    the interval is too narrow (the estimate is dominated by rare huge draws); do not use it as a
+    tolerance there. When E||xi||^p = inf (p >= tail index) the estimate is exactly inf.
+    """
+
+    estimate: float
+    lo: float
+    hi: float
+    stderr: float
+    n: int
+    reliable: bool
+
+
+def estimate_norm_moment(noise, p, dim, n=200_000, seed=0, confidence=0.95) -> NormMomentEstimate:
+    """Estimate E||xi||^p from n vectors (rows of ``noise.sample_vectors(n, dim, seed)``) with a CI."""
+    from scipy.stats import norm as _norm
+
+    if not isinstance(noise, Noise):
+        raise ValueError(f"noise = {noise!r} is not allowed: must be a clipsim.noise.Noise")
+    p = _v.real("p", p, -1.0, math.inf, lo_open=True, hi_open=True)
+    d = _v.integer("dim", dim, 1)
+    n = _v.integer("n", n, 2)
+    conf = _v.real("confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True)
+    root = root_seed(seed)
+    if p > 0 and p >= noise.tail_index:
+        return NormMomentEstimate(math.inf, math.inf, math.inf, math.inf, n, True)
+    code, vec, params = noise.pack()
+    norms = np.empty(n, dtype=np.float64)
+    _row_norms(code, vec, params, root, d, norms, np.empty(noise_work_size(d), dtype=np.float64))
+    with np.errstate(divide="ignore", over="ignore"):
+        y = norms ** p
+    est = float(np.mean(y))
+    se = float(np.std(y, ddof=1) / math.sqrt(n))
+    z = float(_norm.ppf(0.5 + 0.5 * conf))
+    return NormMomentEstimate(est, est - z * se, est + z * se, se, n, bool(2 * p < noise.tail_index))
