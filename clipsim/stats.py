@@ -1,0 +1,1006 @@
+"""Statistics for checking bounds over many simulated seeds.
+
+Every function takes the per-seed values of one quantity (a 1-D array; diverged seeds arrive as
+``+inf`` or ``NaN``) and returns a small frozen result carrying the estimate, its interval and the
+sample size. Conventions:
+
+- ``confidence`` is two-sided; a decision that uses one end of an interval therefore errs with
+  probability at most ``(1 - confidence) / 2``.
+- Distribution-free where possible: quantile intervals from order statistics, Clopper-Pearson
+  intervals for failure probabilities, DKW bounds for means. Tail extrapolation (Hill, generalized
+  Pareto) and bootstrap slopes are asymptotic/approximate and say so.
+- Randomised procedures (bootstraps) take a ``seed`` and are reproducible.
+
+References: David & Nagaraja, *Order Statistics* (2003) §7.1 (quantile intervals); Clopper & Pearson,
+Biometrika 26 (1934); Howard, Ramdas, McAuliffe & Sekhon, "Time-uniform, nonparametric,
+nonasymptotic confidence sequences", Ann. Statist. 2021, arXiv 1810.08240; Hill, Ann. Statist. 3
+(1975); Coles, *An Introduction to Statistical Modeling of Extreme Values* (2001) ch. 4; Grimshaw,
+Technometrics 35 (1993) (GPD likelihood profiled over xi/sigma); Efron & Tibshirani (1993) ch. 13
+(percentile bootstrap); Massart, Ann. Probab. 18 (1990) (tight DKW constant).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+from scipy import optimize, special
+from scipy import stats as _st
+
+from clipsim import _validate as V
+
+__all__ = [
+    "ClipsimWarning",
+    "PoorFitWarning",
+    "QuantileCI",
+    "quantile_ci",
+    "FailureProbability",
+    "clopper_pearson",
+    "failure_probability",
+    "min_seeds_to_certify",
+    "SequentialTest",
+    "sequential_failure_test",
+    "HillEstimate",
+    "hill_estimator",
+    "GPDTail",
+    "gpd_tail_quantile",
+    "LoglogSlope",
+    "loglog_slope",
+    "slope_test",
+    "DeltaGrowth",
+    "delta_growth",
+    "MeanBounds",
+    "mean_bounds",
+    "Cell",
+    "Calibration",
+    "CellTest",
+    "CalibrationTest",
+    "calibrate_constant",
+    "test_calibrated",
+]
+
+
+class ClipsimWarning(UserWarning):
+    """Base class of the warnings clipsim emits."""
+
+
+class PoorFitWarning(ClipsimWarning):
+    """A tail fit is unreliable (few exceedances, unstable shape, rejected goodness of fit)."""
+
+
+# --------------------------------------------------------------------------------------------
+# input handling
+
+
+def _confidence(confidence):
+    return V.real("confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True)
+
+
+def _sample(name, values, *, allow_nan=False, allow_inf=True, min_size=1):
+    """``values`` as a 1-D float64 array, with one-line ValueErrors for bad input."""
+    try:
+        x = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} is not allowed: must be a 1-D array of real numbers") from None
+    if x.ndim == 0:
+        x = x.reshape(1)
+    if x.ndim != 1:
+        raise ValueError(f"{name} has shape {x.shape}: must be a 1-D array (one value per seed)")
+    if x.size < min_size:
+        raise ValueError(f"{name} has {x.size} values: at least {min_size} needed")
+    if not allow_nan and np.isnan(x).any():
+        i = int(np.flatnonzero(np.isnan(x))[0])
+        raise ValueError(
+            f"{name}[{i}] = nan is not allowed: pass diverged seeds as +inf (or through `diverged`)"
+        )
+    if not allow_inf and np.isinf(x).any():
+        i = int(np.flatnonzero(np.isinf(x))[0])
+        raise ValueError(
+            f"{name}[{i}] = {x[i]} is not allowed here: tail fits need finite values "
+            "(drop diverged seeds and count them separately)"
+        )
+    return x
+
+
+def _mask(name, mask, n):
+    m = np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise ValueError(f"{name} has dtype {m.dtype}: must be a boolean array")
+    if m.shape != (n,):
+        raise ValueError(f"{name} has shape {m.shape}: must have shape ({n},) like the values")
+    return m
+
+
+def _rng(seed):
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(V.integer("seed", seed, 0))
+
+
+def _order_stat_quantile(sorted_x, q, axis=-1):
+    """Empirical q-quantile as the ceil(n q)-th order statistic (inverse of the empirical CDF)."""
+    n = sorted_x.shape[axis]
+    i = max(math.ceil(n * q - 1e-12), 1) - 1
+    return np.take(sorted_x, i, axis=axis)
+
+
+# --------------------------------------------------------------------------------------------
+# quantiles
+
+
+@dataclass(frozen=True)
+class QuantileCI:
+    """Empirical q-quantile with a distribution-free interval.
+
+    ``low_rank``/``high_rank`` are the 1-based order statistics used (0 / n+1 when the end is
+    infinite); ``coverage`` is the exact coverage ``P(low_rank <= Bin(n, q) < high_rank)`` of the
+    interval for a continuous distribution (>= confidence; conservative for ties).
+    """
+
+    estimate: float
+    low: float
+    high: float
+    n: int
+    q: float
+    confidence: float
+    low_rank: int
+    high_rank: int
+    coverage: float
+
+    def __str__(self):
+        return (f"q_{self.q:g} = {self.estimate:.4g} ({self.confidence:.0%} CI [{self.low:.4g}, "
+                f"{self.high:.4g}], n = {self.n})")
+
+
+def _quantile_ranks(n, q, alpha):
+    """Ranks (l, u), 1-based, with P(Bin(n,q) < l) <= alpha/2 and P(Bin(n,q) >= u) <= alpha/2."""
+    j = np.arange(n + 1)
+    cdf = _st.binom.cdf(j, n, q)
+    sf = _st.binom.sf(j, n, q)  # P(B > j)
+    lo = int(np.count_nonzero(cdf <= alpha / 2))  # P(B <= lo - 1) <= alpha/2
+    hi = int(np.count_nonzero(sf > alpha / 2)) + 1  # smallest u with P(B >= u) <= alpha/2
+    cov = (cdf[hi - 1] if hi - 1 <= n else 1.0) - (cdf[lo - 1] if lo >= 1 else 0.0)
+    return lo, hi, float(cov)
+
+
+def quantile_ci(values, q, confidence=0.95):
+    """Empirical ``q``-quantile and its distribution-free (order-statistic) interval.
+
+    The estimate is the ``ceil(n q)``-th order statistic. The interval ``[X_(l), X_(u)]`` takes the
+    largest ``l`` with ``P(Bin(n, q) < l) <= a/2`` and the smallest ``u`` with
+    ``P(Bin(n, q) >= u) <= a/2`` (``a = 1 - confidence``), so it covers the true quantile with
+    probability >= ``confidence`` for every distribution (David & Nagaraja 2003, §7.1).
+    When ``n`` is too small for such an ``l`` (``(1-q)^n > a/2``) the low end is ``-inf``; when too
+    small for ``u`` (``q^n > a/2``) the high end is ``+inf``.
+
+    ``+inf`` values (diverged seeds) are legitimate large values and take part in the order
+    statistics; ``NaN`` raises ValueError (pass diverged seeds as ``+inf``).
+    """
+    q = V.real("q", q, 0.0, 1.0, lo_open=True, hi_open=True)
+    conf = _confidence(confidence)
+    x = np.sort(_sample("values", values))
+    n = x.size
+    lo, hi, cov = _quantile_ranks(n, q, 1.0 - conf)
+    low = float(x[lo - 1]) if lo >= 1 else -math.inf
+    high = float(x[hi - 1]) if hi <= n else math.inf
+    est = float(_order_stat_quantile(x, q))
+    return QuantileCI(est, low, high, n, q, conf, lo, hi if hi <= n else n + 1, cov)
+
+
+# --------------------------------------------------------------------------------------------
+# failure probabilities
+
+
+@dataclass(frozen=True)
+class FailureProbability:
+    """``k`` failures out of ``n`` seeds, estimate ``k/n`` and a Clopper-Pearson interval."""
+
+    estimate: float
+    low: float
+    high: float
+    k: int
+    n: int
+    confidence: float
+    threshold: float
+    n_diverged: int = 0
+
+    def __str__(self):
+        return (f"P(Q > {self.threshold:.4g}) = {self.k}/{self.n} = {self.estimate:.3g} "
+                f"({self.confidence:.0%} CI [{self.low:.3g}, {self.high:.3g}])")
+
+
+def clopper_pearson(k, n, confidence=0.95):
+    """Exact (Clopper-Pearson 1934) two-sided interval for a binomial proportion.
+
+    ``low = Beta^{-1}(a/2; k, n-k+1)`` (0 if k = 0) and ``high = Beta^{-1}(1-a/2; k+1, n-k)``
+    (1 if k = n), ``a = 1 - confidence``; identical to
+    ``scipy.stats.binomtest(k, n).proportion_ci(confidence, method='exact')``. Vectorised in k, n.
+    """
+    conf = _confidence(confidence)
+    k = np.asarray(k)
+    n = np.asarray(n)
+    if not (np.issubdtype(k.dtype, np.integer) and np.issubdtype(n.dtype, np.integer)):
+        raise ValueError("k and n must be integers")
+    if np.any(n < 1) or np.any(k < 0) or np.any(k > n):
+        raise ValueError(f"k = {k}, n = {n} is not allowed: need n >= 1 and 0 <= k <= n")
+    a = 1.0 - conf
+    kf, nf = k.astype(np.float64), n.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low = np.where(k > 0, _st.beta.ppf(a / 2, np.maximum(kf, 1), nf - kf + 1), 0.0)
+        high = np.where(k < n, _st.beta.ppf(1 - a / 2, kf + 1, np.maximum(nf - kf, 1)), 1.0)
+    if low.ndim == 0:
+        return float(low), float(high)
+    return low, high
+
+
+def failure_probability(values, threshold, confidence=0.95, *, diverged=None):
+    """Probability that the quantity exceeds ``threshold``: ``k/n`` with an exact interval.
+
+    A seed fails when ``value > threshold`` or ``value`` is not finite (``NaN``, ``±inf``: these mark
+    diverged seeds), or when ``diverged[i]`` is true (optional boolean mask). The interval is
+    Clopper-Pearson (:func:`clopper_pearson`), valid for every ``n >= 1``.
+    """
+    x = _sample("values", values, allow_nan=True)
+    thr = V.real("threshold", threshold)
+    conf = _confidence(confidence)
+    bad = ~np.isfinite(x)
+    if diverged is not None:
+        bad = bad | _mask("diverged", diverged, x.size)
+    with np.errstate(invalid="ignore"):
+        fail = bad | (x > thr)
+    k, n = int(np.count_nonzero(fail)), int(x.size)
+    low, high = clopper_pearson(k, n, conf)
+    return FailureProbability(k / n, low, high, k, n, conf, thr, int(np.count_nonzero(bad)))
+
+
+def min_seeds_to_certify(delta, confidence=0.95):
+    """Fewest seeds with which zero failures certify ``P(fail) <= delta``.
+
+    The Clopper-Pearson upper end for ``k = 0`` is ``1 - (a/2)^(1/n)``; it is ``<= delta`` iff
+    ``n >= log(a/2) / log(1 - delta)`` (about ``3.7/delta`` at 95%). Equivalently, the smallest n
+    for which the (1-delta)-quantile has a finite upper order-statistic bound.
+    """
+    d = V.real("delta", delta, 0.0, 1.0, lo_open=True, hi_open=True)
+    a = 1.0 - _confidence(confidence)
+    return int(math.ceil(math.log(a / 2) / math.log1p(-d) - 1e-9))
+
+
+# --------------------------------------------------------------------------------------------
+# sequential Monte Carlo
+
+
+@dataclass(frozen=True)
+class SequentialTest:
+    """Outcome of :func:`sequential_failure_test`.
+
+    ``history`` holds one ``(n, k, low, high)`` per look.
+    """
+
+    decision: str
+    n: int
+    k: int
+    estimate: float
+    low: float
+    high: float
+    delta: float
+    confidence: float
+    method: str
+    looks: int
+    max_looks: int
+    history: tuple = field(repr=False, default=())
+
+    def __str__(self):
+        return (f"{self.decision}: P(fail) = {self.k}/{self.n} (anytime {self.confidence:.0%} "
+                f"interval [{self.low:.3g}, {self.high:.3g}]) vs delta = {self.delta:g}, "
+                f"{self.looks}/{self.max_looks} looks, {self.method}")
+
+
+def _betabinomial_cs(k, n, alpha, a, b):
+    """{p : M_n(p) < 1/alpha} for the beta-binomial mixture martingale (Robbins 1970)."""
+    log_mix = special.betaln(a + k, b + n - k) - special.betaln(a, b)
+    level = math.log(1.0 / alpha)
+
+    def f(p):
+        return log_mix - special.xlogy(k, p) - special.xlog1py(n - k, -p) - level
+
+    ph = k / n
+    low = 0.0 if k == 0 else optimize.brentq(f, 1e-300, ph, xtol=1e-15, rtol=1e-12)
+    high = 1.0 if k == n else optimize.brentq(f, ph, 1.0 - 1e-16, xtol=1e-15, rtol=1e-12)
+    return low, high
+
+
+def sequential_failure_test(sample_fn, threshold, delta, *, batch, max_seeds, confidence=0.95,
+                            method="bonferroni", prior=(1.0, 1.0)):
+    """Add seeds in batches until ``P(Q > threshold)`` is shown to be below or above ``delta``.
+
+    ``sample_fn(start, count)`` returns the values of seeds ``start .. start+count-1``. After each
+    batch the procedure forms an interval for ``p = P(Q > threshold)`` (non-finite values count as
+    failures) and stops with ``"holds"`` if ``high <= delta``, ``"violated"`` if ``low > delta``;
+    when ``max_seeds`` is spent it returns ``"inconclusive"``. The intervals form a confidence
+    sequence, so ``P(wrong decision) <= (1 - confidence)`` whatever the data-dependent stopping:
+
+    - ``method="bonferroni"`` (default): at most ``K = ceil(max_seeds / batch)`` looks, each a
+      Clopper-Pearson interval at level ``1 - a/K`` (union bound over the looks, uniform alpha
+      spending);
+    - ``method="betabinomial"``: the beta-binomial mixture confidence sequence
+      ``{p : M_n(p) < 1/a}`` with ``M_n(p) = B(a0+k, b0+n-k) / (B(a0, b0) p^k (1-p)^(n-k))`` and
+      prior ``Beta(a0, b0) = prior``; valid for unboundedly many looks by Ville's inequality
+      (Robbins 1970; Howard et al. 2021, arXiv 1810.08240, §3).
+    """
+    if not callable(sample_fn):
+        raise ValueError(f"sample_fn = {sample_fn!r} is not allowed: must be callable(start, count)")
+    thr = V.real("threshold", threshold)
+    d = V.real("delta", delta, 0.0, 1.0, lo_open=True, hi_open=True)
+    batch = V.integer("batch", batch, 1)
+    max_seeds = V.integer("max_seeds", max_seeds, 1)
+    conf = _confidence(confidence)
+    method = V.choice("method", method, ("bonferroni", "betabinomial"))
+    if method == "betabinomial":
+        if not (isinstance(prior, tuple) and len(prior) == 2):
+            raise ValueError(f"prior = {prior!r} is not allowed: must be a pair (a0, b0) of positive reals")
+        a0, b0 = V.positive("prior[0]", prior[0]), V.positive("prior[1]", prior[1])
+    alpha = 1.0 - conf
+    K = -(-max_seeds // batch)
+    n = k = 0
+    history = []
+    decision = "inconclusive"
+    low, high = 0.0, 1.0
+    while n < max_seeds:
+        count = min(batch, max_seeds - n)
+        try:
+            v = np.asarray(sample_fn(n, count), dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"sample_fn({n}, {count}) did not return real values: {e}") from None
+        if v.shape != (count,):
+            raise ValueError(f"sample_fn({n}, {count}) returned shape {v.shape}: expected ({count},)")
+        with np.errstate(invalid="ignore"):
+            k += int(np.count_nonzero(~(v <= thr) | ~np.isfinite(v)))
+        n += count
+        if method == "bonferroni":
+            low, high = clopper_pearson(k, n, 1.0 - alpha / K)
+        else:
+            low, high = _betabinomial_cs(k, n, alpha, a0, b0)
+        history.append((n, k, low, high))
+        if high <= d:
+            decision = "holds"
+            break
+        if low > d:
+            decision = "violated"
+            break
+    return SequentialTest(decision, n, k, k / n, low, high, d, conf, method, len(history), K,
+                          tuple(history))
+
+
+# --------------------------------------------------------------------------------------------
+# tails
+
+
+@dataclass(frozen=True)
+class HillEstimate:
+    """Hill tail index ``alpha`` (``P(X > x) ~ x^-alpha``) from the ``k`` largest values."""
+
+    alpha: float
+    low: float
+    high: float
+    k: int
+    n: int
+    threshold: float
+    confidence: float
+
+    @property
+    def gamma(self):
+        """Extreme-value index ``1/alpha`` (the GPD shape xi)."""
+        return 1.0 / self.alpha
+
+    def __str__(self):
+        return (f"tail index {self.alpha:.3g} ({self.confidence:.0%} CI [{self.low:.3g}, "
+                f"{self.high:.3g}], k = {self.k} of n = {self.n})")
+
+
+def hill_estimator(values, k=None, confidence=0.95):
+    """Hill (1975) estimate of the tail index from the ``k`` largest of ``n`` finite values.
+
+    ``gamma = (1/k) sum_{i<k} log X_(n-i) - log X_(n-k)``, ``alpha = 1/gamma``. Default
+    ``k = floor(sqrt(n))`` (a common rule; the bias-variance optimal k depends on second-order tail
+    behaviour). Interval: under an exact Pareto tail above ``X_(n-k)``, ``k gamma_hat / gamma`` is
+    Gamma(k, 1) (Rényi representation), giving
+    ``alpha in [alpha_hat G_{a/2} / k, alpha_hat G_{1-a/2} / k]``; this is exact for Pareto tails
+    and asymptotically the normal interval ``alpha_hat (1 ± z/sqrt(k))``. It does not cover the bias
+    of a slowly varying factor. The ``k+1`` largest values must be positive.
+    """
+    x = _sample("values", values, allow_inf=False, min_size=3)
+    n = x.size
+    conf = _confidence(confidence)
+    k = max(2, math.isqrt(n)) if k is None else V.integer("k", k, 2, n - 1)
+    top = np.sort(x)[n - k - 1:]
+    if top[0] <= 0:
+        raise ValueError(f"values: the {k + 1} largest values must be positive for a Hill estimate "
+                         f"(X_(n-k) = {top[0]:g})")
+    logs = np.log(top)
+    gamma = float(np.mean(logs[1:]) - logs[0])
+    if gamma <= 0:
+        raise ValueError(f"values: the {k + 1} largest values are all equal; the tail index is undefined")
+    a = 1.0 - conf
+    alpha = 1.0 / gamma
+    lo = alpha * _st.gamma.ppf(a / 2, k) / k
+    hi = alpha * _st.gamma.ppf(1 - a / 2, k) / k
+    return HillEstimate(alpha, float(lo), float(hi), k, n, float(top[0]), conf)
+
+
+@dataclass(frozen=True)
+class GPDTail:
+    """Peaks-over-threshold estimate of the ``(1-delta)``-quantile.
+
+    ``xi``/``sigma``: fitted generalized-Pareto shape and scale of the exceedances over
+    ``threshold``; ``n_exceed`` of ``n`` values exceed it. ``xi_low``/``xi_high`` and
+    ``low``/``high`` are bootstrap percentile intervals. ``poor_fit`` is true when any of
+    ``reasons`` applies; ``gof_pvalue`` is the KS p-value of the exceedances against the fit.
+    """
+
+    estimate: float
+    low: float
+    high: float
+    delta: float
+    xi: float
+    xi_low: float
+    xi_high: float
+    sigma: float
+    threshold: float
+    n_exceed: int
+    n: int
+    confidence: float
+    n_boot: int
+    gof_pvalue: float
+    poor_fit: bool
+    reasons: tuple = ()
+
+    def __str__(self):
+        s = (f"q_(1-{self.delta:g}) = {self.estimate:.4g} ({self.confidence:.0%} CI [{self.low:.4g}, "
+             f"{self.high:.4g}]), GPD xi = {self.xi:.3g} [{self.xi_low:.3g}, {self.xi_high:.3g}], "
+             f"{self.n_exceed}/{self.n} exceedances")
+        return s + (f"; POOR FIT: {'; '.join(self.reasons)}" if self.poor_fit else "")
+
+
+_XI_MIN = -1.0  # the GPD likelihood is unbounded for xi < -1 (Smith 1985); search xi >= -1
+
+
+def _gpd_profile(y, tau):
+    """Profile log-likelihood per exceedance at theta = tau / mean(y); y: (B, m), tau: (B, G)."""
+    ybar = y.mean(axis=1, keepdims=True)
+    theta = tau / ybar  # (B, G)
+    # xi(theta) = mean log(1 + theta y); loops over G keep memory at O(B m)
+    xi = np.empty_like(theta)
+    for g in range(theta.shape[1]):
+        xi[:, g] = np.mean(np.log1p(theta[:, g:g + 1] * y), axis=1)
+    small = np.abs(tau) < 1e-9
+    ratio = np.where(small, ybar, xi / np.where(small, 1.0, theta))  # sigma = xi / theta
+    ll = -(np.log(ratio) + 1.0 + xi)
+    ll = np.where(xi < _XI_MIN, -np.inf, ll)
+    return ll, xi, ratio
+
+
+def _gpd_mle(y):
+    """Vectorised GPD maximum likelihood (location 0) for each row of ``y`` (B, m), all y >= 0.
+
+    Grimshaw's reduction: with theta = xi/sigma the likelihood maximised over xi is a function of
+    theta alone, maximised here by a grid search refined by successive zooms. Returns (xi, sigma).
+    """
+    B = y.shape[0]
+    ybar = y.mean(axis=1, keepdims=True)
+    ymax = y.max(axis=1, keepdims=True)
+    tmin = -ybar / ymax  # theta > -1/ymax  <=>  tau > -ybar/ymax
+    neg = tmin * (1.0 - np.geomspace(1e-6, 1.0, 24)[None, :-1])  # in (tmin, 0)
+    pos = np.broadcast_to(np.geomspace(1e-6, 1e6, 49)[None, :], (B, 49))
+    tau = np.concatenate([neg, np.zeros((B, 1)), pos], axis=1)
+    tau.sort(axis=1)
+    rows = np.arange(B)
+    for _ in range(6):
+        ll, _, _ = _gpd_profile(y, tau)
+        j = np.argmax(ll, axis=1)
+        lo = tau[rows, np.maximum(j - 1, 0)]
+        hi = tau[rows, np.minimum(j + 1, tau.shape[1] - 1)]
+        lo = np.maximum(lo, tmin[:, 0] * (1 - 1e-12))
+        tau = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, 21)[None, :]
+    ll, xi, sigma = _gpd_profile(y, tau)
+    j = np.argmax(ll, axis=1)
+    return xi[rows, j], sigma[rows, j]
+
+
+def _gpd_quantile(u, xi, sigma, log_ratio):
+    """u + sigma (exp(xi L) - 1)/xi with L = log(zeta_u / delta) (xi -> 0: u + sigma L)."""
+    xl = xi * log_ratio
+    with np.errstate(over="ignore"):
+        factor = np.where(np.abs(xi) < 1e-12, log_ratio,
+                          np.expm1(xl) / np.where(np.abs(xi) < 1e-12, 1.0, xi))
+    return u + sigma * factor
+
+
+def _pot(sorted_rows, m):
+    """Threshold (the (m+1)-th largest) and the m exceedances of each sorted row."""
+    n = sorted_rows.shape[1]
+    u = sorted_rows[:, n - m - 1]
+    return u, sorted_rows[:, n - m:] - u[:, None]
+
+
+def gpd_tail_quantile(values, delta, threshold_quantile=0.9, confidence=0.95, n_boot=200, seed=0,
+                      *, min_exceed=50, warn=True):
+    """Extrapolate the ``(1-delta)``-quantile by a peaks-over-threshold generalized-Pareto fit.
+
+    The threshold ``u`` is the ``(m+1)``-th largest of ``n`` finite values, ``m = floor(n (1 -
+    threshold_quantile))``; the ``m`` exceedances ``X - u`` are fitted by maximum likelihood
+    (GPD, location 0, ``xi >= -1``; checked against ``scipy.stats.genpareto.fit``), and
+    ``q = u + sigma/xi ((n delta / m)^(-xi) - 1)`` (Coles 2001, §4.3.3). Requires
+    ``delta < m/n``. The interval is a nonparametric percentile bootstrap over the whole sample
+    (threshold re-chosen in each replicate; ``n_boot`` replicates from ``seed``).
+
+    The fit is flagged ``poor_fit`` (and a :class:`PoorFitWarning` is issued unless
+    ``warn=False``) when: fewer than ``min_exceed`` exceedances; ``xi < -0.5`` (irregular MLE);
+    the bootstrap shape interval is wider than 1 (unstable shape); the KS test of the exceedances
+    against the fitted GPD rejects at 1% (its p-value ignores the estimation of the parameters and
+    so rejects too rarely); or ``n delta < 0.01`` (extrapolating beyond two decades past 1/n).
+    """
+    x = _sample("values", values, allow_inf=False, min_size=3)
+    n = x.size
+    d = V.real("delta", delta, 0.0, 1.0, lo_open=True, hi_open=True)
+    tq = V.real("threshold_quantile", threshold_quantile, 0.0, 1.0, lo_open=True, hi_open=True)
+    conf = _confidence(confidence)
+    n_boot = V.integer("n_boot", n_boot, 0)
+    min_exceed = V.integer("min_exceed", min_exceed, 1)
+    m = int(math.floor(n * (1.0 - tq) + 1e-9))
+    if m < 2 or m > n - 1:
+        raise ValueError(f"threshold_quantile = {tq!r} leaves {m} exceedances of {n} values: need 2 .. n-1")
+    if d >= m / n:
+        raise ValueError(f"delta = {d!r} is not allowed: must be below the exceedance rate m/n = {m / n:g} "
+                         "(use quantile_ci inside the data)")
+    xs = np.sort(x)[None, :]
+    u, y = _pot(xs, m)
+    if not np.any(y > 0):
+        raise ValueError("values: all exceedances over the threshold are zero (ties); cannot fit a GPD")
+    L = math.log(m / (n * d))
+    xi, sigma = _gpd_mle(y)
+    est = float(_gpd_quantile(u, xi, sigma, L)[0])
+    xi, sigma = float(xi[0]), float(sigma[0])
+
+    a = 1.0 - conf
+    if n_boot > 0:
+        rng = _rng(seed)
+        qs, xis = [], []
+        chunk = max(1, min(n_boot, 4_000_000 // max(n, 1)))
+        for s in range(0, n_boot, chunk):
+            c = min(chunk, n_boot - s)
+            xb = np.sort(x[rng.integers(0, n, size=(c, n))], axis=1)
+            ub, yb = _pot(xb, m)
+            degenerate = ~np.any(yb > 0, axis=1)
+            yb[degenerate] = y[0]  # an all-tied replicate (only for tiny samples): reuse the data
+            xb_i, sb = _gpd_mle(yb)
+            qs.append(_gpd_quantile(ub, xb_i, sb, L))
+            xis.append(xb_i)
+        qs, xis = np.concatenate(qs), np.concatenate(xis)
+        low, high = (float(v) for v in np.quantile(qs, [a / 2, 1 - a / 2]))
+        xi_low, xi_high = (float(v) for v in np.quantile(xis, [a / 2, 1 - a / 2]))
+    else:
+        low = high = xi_low = xi_high = math.nan
+
+    gof = float(_st.kstest(y[0], _st.genpareto(xi, 0.0, sigma).cdf).pvalue)
+    reasons = []
+    if m < min_exceed:
+        reasons.append(f"only {m} exceedances (< {min_exceed})")
+    if xi < -0.5:
+        reasons.append(f"shape xi = {xi:.3g} < -0.5: likelihood irregular")
+    if n_boot > 0 and xi_high - xi_low > 1.0:
+        reasons.append(f"shape unstable: bootstrap CI [{xi_low:.3g}, {xi_high:.3g}] wider than 1")
+    if gof < 0.01:
+        reasons.append(f"KS goodness-of-fit rejects (p = {gof:.2g})")
+    if n * d < 0.01:
+        reasons.append(f"extrapolating to delta = {d:g} with n = {n}: more than two decades past 1/n")
+    res = GPDTail(est, low, high, d, xi, xi_low, xi_high, sigma, float(u[0]), m, n, conf, n_boot,
+                  gof, bool(reasons), tuple(reasons))
+    if reasons and warn:
+        warnings.warn(f"poor GPD tail fit: {'; '.join(reasons)}", PoorFitWarning, stacklevel=2)
+    return res
+
+
+# --------------------------------------------------------------------------------------------
+# rates
+
+
+def _statistic(statistic):
+    if isinstance(statistic, str):
+        V.choice("statistic", statistic, ("median",))
+        return 0.5, "median"
+    q = V.real("statistic", statistic, 0.0, 1.0, lo_open=True, hi_open=True)
+    return q, f"q{q:g}"
+
+
+@dataclass(frozen=True)
+class LoglogSlope:
+    """Least-squares slope of ``log(statistic)`` against ``log(x)`` with a bootstrap interval.
+
+    ``stats`` holds the statistic per cell; ``n_invalid`` counts bootstrap replicates whose
+    statistic was not finite and positive in some cell (then the slope is undefined).
+    """
+
+    slope: float
+    low: float
+    high: float
+    intercept: float
+    confidence: float
+    statistic: str
+    x: tuple
+    stats: tuple
+    n_boot: int
+    n_invalid: int = 0
+
+    def contains(self, theoretical):
+        """True if the interval contains the theoretical exponent."""
+        t = V.real("theoretical", theoretical)
+        return bool(self.low <= t <= self.high)
+
+    def __str__(self):
+        return (f"slope of log {self.statistic} vs log x = {self.slope:.4g} ({self.confidence:.0%} "
+                f"CI [{self.low:.4g}, {self.high:.4g}])")
+
+
+def _ols_slopes(lx, ly):
+    """Slopes and intercepts of ly (B, m) against lx (m,) by least squares, row-wise."""
+    xc = lx - lx.mean()
+    slope = (ly - ly.mean(axis=-1, keepdims=True)) @ xc / (xc @ xc)
+    return slope, ly.mean(axis=-1) - slope * lx.mean()
+
+
+def loglog_slope(x, samples, statistic="median", confidence=0.95, n_boot=1000, seed=0):
+    """Log-log slope of a per-cell statistic (median or ``q``-quantile) against ``x``.
+
+    ``samples[j]`` are the seeds' values at ``x[j]``. The statistic is the order-statistic
+    quantile (``+inf`` values allowed; NaN raises). The interval is a percentile bootstrap over
+    seeds, resampling seeds independently within each cell (Efron & Tibshirani 1993, ch. 13); if
+    more than ``(1 - confidence)/2`` of the replicates give a non-finite or non-positive statistic,
+    the interval is ``(-inf, inf)``.
+    """
+    xs = _sample("x", x, allow_inf=False, min_size=2)
+    if np.any(xs <= 0):
+        raise ValueError(f"x = {xs.tolist()} is not allowed: must be positive (log scale)")
+    if len(np.unique(xs)) < 2:
+        raise ValueError("x must hold at least two distinct values")
+    if len(samples) != xs.size:
+        raise ValueError(f"samples has {len(samples)} cells: must have one per x ({xs.size})")
+    q, label = _statistic(statistic)
+    conf = _confidence(confidence)
+    n_boot = V.integer("n_boot", n_boot, 1)
+    rng = _rng(seed)
+    cells = [np.sort(_sample(f"samples[{j}]", s)) for j, s in enumerate(samples)]
+    st = np.array([_order_stat_quantile(c, q) for c in cells])
+    if not np.all(np.isfinite(st) & (st > 0)):
+        j = int(np.flatnonzero(~(np.isfinite(st) & (st > 0)))[0])
+        raise ValueError(f"samples[{j}]: the {label} is {st[j]:g}; need a finite positive statistic "
+                         "in every cell for a log-log slope")
+    lx = np.log(xs)
+    slope, icpt = _ols_slopes(lx, np.log(st))
+    boot = np.empty((n_boot, xs.size))
+    for j, c in enumerate(cells):
+        idx = rng.integers(0, c.size, size=(n_boot, c.size))
+        boot[:, j] = _order_stat_quantile(np.sort(c[idx], axis=1), q, axis=1)
+    ok = np.all(np.isfinite(boot) & (boot > 0), axis=1)
+    a = 1.0 - conf
+    n_invalid = int(n_boot - np.count_nonzero(ok))
+    if n_invalid > a / 2 * n_boot:
+        low, high = -math.inf, math.inf
+    else:
+        bs, _ = _ols_slopes(lx, np.log(np.where(ok[:, None], boot, 1.0)))
+        # an invalid replicate counts as -inf for the low end and +inf for the high end
+        low = float(np.quantile(np.where(ok, bs, -np.inf), a / 2, method="inverted_cdf"))
+        high = float(np.quantile(np.where(ok, bs, np.inf), 1 - a / 2, method="inverted_cdf"))
+    return LoglogSlope(float(slope), low, high, float(icpt), conf, label, tuple(xs.tolist()),
+                       tuple(st.tolist()), n_boot, n_invalid)
+
+
+def slope_test(result, theoretical):
+    """True if the :class:`LoglogSlope` interval contains the theoretical exponent."""
+    if not isinstance(result, LoglogSlope):
+        raise ValueError(f"result = {type(result).__name__} is not allowed: must be a LoglogSlope")
+    return result.contains(theoretical)
+
+
+@dataclass(frozen=True)
+class DeltaGrowth:
+    """How the ``(1-delta)``-quantile grows as ``delta -> 0``: polylog or polynomial in ``1/delta``.
+
+    ``quantiles``: empirical quantile per delta. ``poly_*``: fit ``log Q = a + kappa log(1/delta)``;
+    ``polylog_*``: fit ``log Q = a + p log log(1/delta)``; ``*_rss`` residual sums of squares.
+    ``kappa``: coefficient of ``log(1/delta)`` in the nested fit ``log Q = a + p log log(1/delta) +
+    kappa log(1/delta)`` with a bootstrap interval (``kappa = 0`` under polylog growth). ``gpd``:
+    the tail fit whose shape ``xi > 0`` indicates polynomial growth ``delta^(-xi)``.
+    """
+
+    decision: str
+    evidence: str
+    deltas: tuple
+    quantiles: tuple
+    poly_slope: float
+    poly_rss: float
+    polylog_power: float
+    polylog_rss: float
+    kappa: float
+    kappa_low: float
+    kappa_high: float
+    gpd: GPDTail
+    confidence: float
+
+    def __str__(self):
+        return f"{self.decision}: {self.evidence}"
+
+
+def delta_growth(deltas, values, confidence=0.95, n_boot=400, seed=0, threshold_quantile=0.9):
+    """Decide whether the ``(1-delta)``-quantile grows like ``polylog(1/delta)`` or ``delta^-kappa``.
+
+    ``values`` are the seeds' values; each ``delta`` needs ``n delta >= 1`` (empirical quantiles;
+    use :func:`gpd_tail_quantile` to go further). Two pieces of evidence:
+
+    1. nested regression ``log Q = a + p log L + kappa L`` with ``L = log(1/delta)`` (needs >= 3
+       deltas), ``kappa`` with a percentile bootstrap interval over seeds; polylog growth means
+       ``kappa = 0``, polynomial growth ``kappa > 0``;
+    2. the GPD shape of the tail (:func:`gpd_tail_quantile`): ``xi > 0`` significantly means a
+       Pareto-type tail, i.e. polynomial growth.
+
+    Decision: ``"polynomial"`` if both lower ends (``kappa_low``, ``xi_low``) are > 0; ``"polylog"``
+    if both intervals reach 0 or lie below it (no evidence of polynomial growth: consistent with
+    polylog, not a proof of it); otherwise ``"inconclusive"``. Both two-parameter fits are reported
+    as well (``poly_*``, ``polylog_*``).
+    """
+    x = _sample("values", values, allow_inf=False, min_size=10)
+    ds = _sample("deltas", deltas, allow_inf=False, min_size=3)
+    if np.any((ds <= 0) | (ds >= 1)):
+        raise ValueError(f"deltas = {ds.tolist()} is not allowed: each must be in (0, 1)")
+    if len(np.unique(ds)) < 3:
+        raise ValueError("deltas must hold at least three distinct values")
+    n = x.size
+    if np.any(n * ds < 1):
+        raise ValueError(f"deltas: min(deltas) = {ds.min():g} < 1/n = {1 / n:g}; "
+                         "need n delta >= 1 for empirical quantiles")
+    conf = _confidence(confidence)
+    n_boot = V.integer("n_boot", n_boot, 2)
+    rng = _rng(seed)
+    xs = np.sort(x)
+    qidx = np.array([max(math.ceil(n * (1 - d) - 1e-12), 1) - 1 for d in ds])
+    Q = xs[qidx]
+    if np.any(Q <= 0):
+        raise ValueError("values: the quantiles must be positive for a log-scale fit")
+    L = np.log(1.0 / ds)
+    lL = np.log(L)
+    lQ = np.log(Q)
+    pk, pi = _ols_slopes(L, lQ)
+    lk, li = _ols_slopes(lL, lQ)
+    rss_p = float(np.sum((lQ - pi - pk * L) ** 2))
+    rss_l = float(np.sum((lQ - li - lk * lL) ** 2))
+    X = np.column_stack([np.ones_like(L), lL, L])
+    pinv = np.linalg.pinv(X)
+    kappa = float((pinv @ lQ)[2])
+    ks = np.empty(n_boot)
+    chunk = max(1, min(n_boot, 4_000_000 // n))
+    for s in range(0, n_boot, chunk):
+        c = min(chunk, n_boot - s)
+        xb = np.sort(x[rng.integers(0, n, size=(c, n))], axis=1)[:, qidx]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ks[s:s + c] = (np.log(np.where(xb > 0, xb, np.nan)) @ pinv.T)[:, 2]
+    a = 1.0 - conf
+    if np.isnan(ks).any():  # a replicate quantile <= 0: the bootstrap cannot bound kappa
+        k_lo, k_hi = -math.inf, math.inf
+    else:
+        k_lo, k_hi = (float(v) for v in np.quantile(ks, [a / 2, 1 - a / 2]))
+    g = gpd_tail_quantile(x, min(ds.min(), (1 - threshold_quantile) / 2), threshold_quantile,
+                          conf, n_boot=min(n_boot, 200), seed=rng, warn=False)
+    kap = f"kappa = {kappa:.3g} [{k_lo:.3g}, {k_hi:.3g}]"
+    xi = f"GPD xi = {g.xi:.3g} [{g.xi_low:.3g}, {g.xi_high:.3g}]"
+    if k_lo > 0 and g.xi_low > 0:
+        decision, why = "polynomial", f"{kap} > 0 and {xi} > 0"
+    elif k_lo <= 0 and g.xi_low <= 0:
+        decision, why = "polylog", f"{kap} and {xi} both include 0 or lie below"
+    else:
+        decision, why = "inconclusive", f"{kap} and {xi} disagree"
+    if g.poor_fit:
+        why += f" (GPD fit poor: {'; '.join(g.reasons)})"
+    why += (f"; fits: log Q ~ {pk:.3g} log(1/delta) (rss {rss_p:.3g}) vs "
+            f"{lk:.3g} log log(1/delta) (rss {rss_l:.3g})")
+    return DeltaGrowth(decision, why, tuple(ds.tolist()), tuple(Q.tolist()), float(pk), rss_p,
+                       float(lk), rss_l, kappa, k_lo, k_hi, g, conf)
+
+
+# --------------------------------------------------------------------------------------------
+# means (for expectation bounds)
+
+
+@dataclass(frozen=True)
+class MeanBounds:
+    """Sample mean with a distribution-free lower bound and a bootstrap upper bound.
+
+    ``low``: DKW/Anderson lower confidence bound on ``E Q`` for ``Q >= 0`` (exact at level
+    ``1-a/2`` for every distribution, ``+inf`` if too many seeds diverged); ``high``: percentile
+    bootstrap upper bound (approximate; assumes a finite variance, optimistic under heavy tails;
+    ``+inf`` if any seed diverged).
+    """
+
+    estimate: float
+    low: float
+    high: float
+    n: int
+    n_diverged: int
+    confidence: float
+
+
+def mean_bounds(values, confidence=0.95, *, diverged=None, n_boot=2000, seed=0):
+    """Bounds on ``E Q`` for a nonnegative quantity, diverged seeds (non-finite) counted as ``+inf``.
+
+    Lower end: with ``eps = sqrt(log(2/a)/(2n))`` (DKW with Massart's constant, one-sided at
+    ``a/2``), ``P(Q > t) >= S_n(t) - eps`` for all t simultaneously (``S_n`` the empirical survival
+    function), so ``E Q = int_0^inf P(Q > t) dt >= sum_i max((n-i)/n - eps, 0) (X_(i+1) - X_(i))``
+    with ``X_(0) = 0`` (Anderson 1969): a trimmed mean, valid for every distribution on
+    ``[0, inf)``. No upper bound is possible without a moment assumption; the bootstrap one is
+    labelled approximate. ``estimate`` is the sample mean (``inf`` if a seed diverged).
+    """
+    x = _sample("values", values, allow_nan=True)
+    conf = _confidence(confidence)
+    bad = ~np.isfinite(x)
+    if diverged is not None:
+        bad = bad | _mask("diverged", diverged, x.size)
+    fin = x[~bad]
+    if np.any(fin < 0):
+        raise ValueError("values: mean bounds here need a nonnegative quantity (a norm or a gap)")
+    n, nd = x.size, int(np.count_nonzero(bad))
+    a = 1.0 - conf
+    eps = math.sqrt(math.log(2.0 / a) / (2.0 * n))
+    xs = np.sort(np.where(bad, np.inf, x))
+    # S_n(t) = #{X > t}/n is constant (n-i)/n on [X_(i), X_(i+1)); integrate max(S_n - eps, 0)
+    levels = np.maximum((n - np.arange(n)) / n - eps, 0.0)  # on [X_(i), X_(i+1)), i = 0..n-1, X_(0)=0
+    edges = np.concatenate([[0.0], xs])
+    with np.errstate(invalid="ignore"):
+        widths = np.diff(edges)
+        widths = np.where(np.isnan(widths), 0.0, widths)  # inf - inf between diverged seeds
+        contrib = np.where(levels > 0, levels * widths, 0.0)
+    low = float(np.sum(contrib))
+    est = float(np.mean(xs)) if nd == 0 else math.inf
+    if nd:
+        high = math.inf
+    else:
+        rng = _rng(seed)
+        chunk = max(1, min(n_boot, 4_000_000 // n))
+        means = np.concatenate([x[rng.integers(0, n, size=(min(chunk, n_boot - s), n))].mean(axis=1)
+                                for s in range(0, n_boot, chunk)])
+        high = float(np.quantile(means, 1 - a / 2))
+    return MeanBounds(est, low, high, n, nd, conf)
+
+
+# --------------------------------------------------------------------------------------------
+# hidden constants
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One configuration: the seeds' values and the bound's value with its hidden constant = 1."""
+
+    values: Any
+    bound: float
+    label: str = ""
+    diverged: Any = None
+
+
+def _cells(cells):
+    out = []
+    if isinstance(cells, (Cell, Mapping)) or not isinstance(cells, Sequence) or len(cells) == 0:
+        raise ValueError("cells must be a non-empty sequence of Cell (or mappings with 'values', 'bound')")
+    for i, c in enumerate(cells):
+        if isinstance(c, Mapping):
+            try:
+                c = Cell(c["values"], c["bound"], str(c.get("label", "")), c.get("diverged"))
+            except KeyError as e:
+                raise ValueError(f"cells[{i}] has no key {e}: needs 'values' and 'bound'") from None
+        elif isinstance(c, tuple) and len(c) == 2:
+            c = Cell(c[0], c[1])
+        elif not isinstance(c, Cell):
+            raise ValueError(f"cells[{i}] = {type(c).__name__} is not allowed: must be a Cell, "
+                             "a mapping or a (values, bound) pair")
+        x = _sample(f"cells[{i}].values", c.values, allow_nan=True)
+        b = V.positive(f"cells[{i}].bound", c.bound)
+        bad = ~np.isfinite(x)
+        if c.diverged is not None:
+            bad = bad | _mask(f"cells[{i}].diverged", c.diverged, x.size)
+        out.append((c.label or str(i), np.where(bad, np.inf, x), b, bad))
+    return out
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Smallest hidden constant ``C`` with ``C * bound >= `` the upper CI of every cell's quantile."""
+
+    C: float
+    delta: float
+    confidence: float
+    per_cell: tuple  # (label, upper CI of the (1-delta)-quantile / bound)
+    binding: str
+
+    def __str__(self):
+        return f"C = {self.C:.4g} (binding cell {self.binding}, delta = {self.delta:g})"
+
+
+def calibrate_constant(cells, delta, confidence=0.95):
+    """Fit the hidden constant ``C`` of a bound ``C * B(...)`` on calibration cells.
+
+    Per cell, ``C_cell = high / B`` with ``high`` the upper end of the distribution-free interval of
+    the ``(1-delta)``-quantile (:func:`quantile_ci`; diverged seeds are ``+inf``); ``C`` is the
+    largest ``C_cell``, so that ``C B`` lies above every cell's quantile at the stated confidence.
+    ``C = inf`` when some cell has too few seeds (``n < min_seeds_to_certify(delta)``) or diverged
+    too often; check ``per_cell``.
+    """
+    d = V.real("delta", delta, 0.0, 1.0, lo_open=True, hi_open=True)
+    conf = _confidence(confidence)
+    per = []
+    for label, x, b, _ in _cells(cells):
+        per.append((label, quantile_ci(x, 1.0 - d, conf).high / b))
+    i = int(np.argmax([r for _, r in per]))
+    return Calibration(float(per[i][1]), d, conf, tuple(per), per[i][0])
+
+
+def _hp_verdict(fp, delta):
+    """Verdict for 'P(Q > B) <= delta' from a Clopper-Pearson interval (see check docs)."""
+    if fp.low > delta:
+        return "violated"
+    if fp.high <= delta:
+        return "holds"
+    return "inconclusive"
+
+
+@dataclass(frozen=True)
+class CellTest:
+    """Held-out cell: failure probability of ``C * bound``, verdict and tightness."""
+
+    label: str
+    verdict: str
+    failure: FailureProbability
+    quantile: float
+    bound: float
+    tightness: float
+
+
+@dataclass(frozen=True)
+class CalibrationTest:
+    """Verdicts of a calibrated bound on held-out cells; ``verdict`` is the worst of them."""
+
+    C: float
+    delta: float
+    verdict: str
+    cells: tuple
+
+    def __str__(self):
+        tally = {v: sum(c.verdict == v for c in self.cells) for v in ("holds", "violated", "inconclusive")}
+        t = [c.tightness for c in self.cells]
+        return (f"{self.verdict}: C = {self.C:.4g} on {len(self.cells)} held-out cells "
+                f"({tally['holds']} hold, {tally['violated']} violated, {tally['inconclusive']} "
+                f"inconclusive; tightness {min(t):.3g}..{max(t):.3g})")
+
+
+def test_calibrated(C, cells, delta, confidence=0.95):
+    """Check ``P(Q > C B) <= delta`` on held-out cells.
+
+    Per cell: Clopper-Pearson interval for ``P(Q > C B)``; ``"violated"`` if its low end is
+    ``> delta``, ``"holds"`` if its high end is ``<= delta`` (equivalently: the order-statistic
+    upper bound of the ``(1-delta)``-quantile is ``<= C B``), else ``"inconclusive"``. Tightness is
+    the empirical ``(1-delta)``-quantile over ``C B``. The overall verdict is ``"violated"`` if any
+    cell is, else ``"holds"`` if all hold, else ``"inconclusive"``; with several cells each
+    verdict is at the per-cell level (no multiplicity correction).
+    """
+    C = V.positive("C", C)
+    d = V.real("delta", delta, 0.0, 1.0, lo_open=True, hi_open=True)
+    conf = _confidence(confidence)
+    out = []
+    for label, x, b, bad in _cells(cells):
+        fp = failure_probability(x, C * b, conf, diverged=bad)
+        qv = float(_order_stat_quantile(np.sort(x), 1.0 - d))
+        out.append(CellTest(label, _hp_verdict(fp, d), fp, qv, C * b, qv / (C * b)))
+    vs = [c.verdict for c in out]
+    verdict = "violated" if "violated" in vs else ("holds" if all(v == "holds" for v in vs) else "inconclusive")
+    return CalibrationTest(C, d, verdict, tuple(out))
+
+
+test_calibrated.__test__ = False  # not a pytest test when imported into a test module
