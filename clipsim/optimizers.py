@@ -301,6 +301,8 @@ def from_dict(d) -> Optimizer:
     name = V.choice("optimizer", d.pop("name", None), NAMES)
     ctor = _CONSTRUCTORS[name]
     params = inspect.signature(ctor).parameters
+    if "clip" in params:
+        d.setdefault("clip", None)  # no "clip" key: no clipping (TOML has no null)
     for k in d:
         if k not in params:
             raise ValueError(f"optimizer {name}: unknown key {k!r}: allowed keys are {', '.join(params)}")
