@@ -1,0 +1,322 @@
+"""The ``Bound`` record: a published (or derived) bound as frozen data plus numeric/asymptotic views.
+
+A bound states ``quantity <= expr`` (``>=`` for ``kind="lower_bound"``), with probability ≥ 1-δ for
+``kind="high_probability"``. Absolute constants the sources do not give are hidden-constant symbols
+(``C_*``) that callers must supply (e.g. fitted on calibration cells); they are never defaulted.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from . import symbols as S
+from .asymptotics import SignOracle, leading
+
+__all__ = ["Bound", "Reference", "KINDS", "STATUSES", "QUANTITIES"]
+
+KINDS = ("expectation", "high_probability", "generalization", "lower_bound", "lemma")
+
+#: Status tags of THEORY.md. When THEORY lists several tags for one item the registry uses the
+#: weakest (order V > 2nd > R > D) and keeps the full text in ``status_note``.
+STATUSES = {
+    "V": "read in the paper or its official code",
+    "2nd": "read in a third-party restatement of the paper",
+    "R": "standard in this literature, recalled, not re-read in the paper",
+    "D": "derived here (exponent balancing, checked with SymPy)",
+}
+
+#: quantity -> LaTeX of the left-hand side (engine metric names where they exist).
+QUANTITIES: dict[str, str] = {
+    "avg_grad_sq": r"\frac{1}{T}\sum_{t=1}^{T}\|\nabla F(w_t)\|^2",
+    "avg_grad_norm": r"\frac{1}{T}\sum_{t=1}^{T}\|\nabla F(w_t)\|",
+    "min_grad_sq": r"\min_{t\le T}\|\nabla F(w_t)\|^2",
+    "final_gap": r"F(w_T) - F^*",
+    "gen_gap": r"F(w) - F_S(w)",
+    "grad_deviation": r"\sup_{\|w\|\le R}\|\nabla F(w) - \nabla F_S(w)\|",
+    "oracle_complexity": r"\#\{\text{oracle calls to reach } \|\nabla F\|\le\varepsilon\}",
+    "clip_bias": r"\|\mathbb{E}\,\mathrm{clip}_{\lambda}(X) - x\|",
+    "clip_second_moment": r"\mathbb{E}\|\mathrm{clip}_{\lambda}(X) - x\|^2",
+    "tail_probability": r"\mathbb{P}(\|\nabla F(w_t)\| > \varepsilon)",
+    "stability": r"\varepsilon_{\mathrm{stab}}",
+    "loss": r"\mathcal{L}_t",
+    "distance": r"\|w_t - w_1\|",
+}
+
+_ARXIV = re.compile(r"^\d{4}\.\d{4,5}$")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Where a bound comes from: ``paper`` (authors, year), ``arxiv`` id, ``theorem`` if known."""
+
+    paper: str
+    arxiv: str | None = None
+    theorem: str | None = None
+    venue: str | None = None
+    note: str | None = None
+
+    def __post_init__(self):
+        if self.arxiv is not None and not _ARXIV.match(self.arxiv):
+            raise ValueError(f"Reference.arxiv: {self.arxiv!r} is not an arXiv id like 2307.13680")
+
+    def __str__(self) -> str:
+        parts = [self.paper]
+        if self.arxiv:
+            parts.append(f"arXiv:{self.arxiv}")
+        if self.venue:
+            parts.append(self.venue)
+        if self.theorem:
+            parts.append(self.theorem)
+        return ", ".join(parts)
+
+
+def _freeze_map(m: Mapping | None) -> Mapping:
+    return MappingProxyType(dict(m or {}))
+
+
+def _as_number(v: Any) -> sp.Expr:
+    if isinstance(v, sp.Basic):
+        return v
+    if isinstance(v, float):
+        return sp.Rational(repr(v)) if math.isfinite(v) else sp.Float(v)
+    return sp.sympify(v)
+
+
+@dataclass(frozen=True, eq=True)
+class Bound:
+    """One bound: ``quantity (<= or >=) expr``; see the module docstring and THEORY.md §4."""
+
+    name: str
+    expr: sp.Expr
+    quantity: str
+    kind: str
+    status: str
+    reference: Reference
+    delta: sp.Symbol | None = None
+    hidden_constants: tuple[sp.Symbol, ...] = ()
+    assumptions: tuple[str, ...] = ()
+    valid_when: tuple[sp.Basic, ...] = ()
+    schedule: Mapping[str, sp.Expr] = field(default_factory=dict)
+    defaults: Mapping[str, float] = field(default_factory=dict)
+    description: str = ""
+    status_note: str = ""
+    #: the variable the rate is stated in (T for most; n, N, t, eps, lam ... otherwise)
+    rate_var: str = "T"
+    lhs: str | None = None
+
+    # ---------------------------------------------------------------- validation
+    def __post_init__(self):
+        def bad(fld, val, why):
+            raise ValueError(f"Bound {self.name!r}: {fld}={val!r} {why}")
+
+        if not isinstance(self.name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.name):
+            bad("name", self.name, "must be an identifier")
+        expr = sp.sympify(self.expr)
+        object.__setattr__(self, "expr", expr)
+        if self.kind not in KINDS:
+            bad("kind", self.kind, f"must be one of {', '.join(KINDS)}")
+        if self.status not in STATUSES:
+            bad("status", self.status, f"must be one of {', '.join(STATUSES)}")
+        if self.quantity not in QUANTITIES:
+            bad("quantity", self.quantity, f"must be one of {', '.join(QUANTITIES)}")
+        if not isinstance(self.reference, Reference):
+            bad("reference", self.reference, "must be a theory.Reference")
+        free = expr.free_symbols
+        if self.delta is not None:
+            if not isinstance(self.delta, sp.Symbol) or self.delta not in free:
+                bad("delta", self.delta, "must be a Symbol appearing in expr")
+        elif self.kind == "high_probability" and self.quantity != "tail_probability":
+            bad("delta", None, "is required for a high_probability bound "
+                "(only a tail_probability bound, whose value is the failure probability, has none)")
+        hc = tuple(self.hidden_constants)
+        for h in hc:
+            if not isinstance(h, sp.Symbol) or h not in free:
+                bad("hidden_constants", h, "must be a Symbol appearing in expr")
+            if not h.name.startswith("C"):
+                bad("hidden_constants", h.name, "must be named C or C_*")
+        object.__setattr__(self, "hidden_constants", hc)
+        object.__setattr__(self, "assumptions", tuple(self.assumptions))
+        vw = tuple(self.valid_when)
+        for r in vw:
+            if not isinstance(r, (sp.core.relational.Relational, sp.logic.boolalg.Boolean)):
+                bad("valid_when", r, "must be SymPy relations")
+        object.__setattr__(self, "valid_when", vw)
+        sched = {str(k): sp.sympify(v) for k, v in dict(self.schedule).items()}
+        object.__setattr__(self, "schedule", _freeze_map(sched))
+        names = {s.name for s in free} | {s.name for e in sched.values() for s in e.free_symbols}
+        for k, v in dict(self.defaults).items():
+            if k not in names:
+                bad("defaults", k, "is not a symbol of the bound")
+            if any(h.name == k for h in hc):
+                bad("defaults", k, "is a hidden constant: hidden constants have no default")
+        object.__setattr__(self, "defaults", _freeze_map(self.defaults))
+        if self.rate_var not in {s.name for s in free}:
+            bad("rate_var", self.rate_var, "is not a free symbol of expr (set rate_var to the "
+                "variable the bound's rate is stated in)")
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.expr))
+
+    # ---------------------------------------------------------------- symbols
+    @cached_property
+    def _symbols(self) -> tuple[sp.Symbol, ...]:
+        return tuple(sorted(self.expr.free_symbols, key=lambda s: s.name))
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Names of the free symbols of ``expr`` (what ``evaluate`` needs, defaults aside)."""
+        return tuple(s.name for s in self._symbols)
+
+    @property
+    def schedule_symbols(self) -> tuple[str, ...]:
+        """Names of the free symbols of the prescribed schedule."""
+        return tuple(sorted({s.name for e in self.schedule.values() for s in e.free_symbols}))
+
+    def symbol(self, name: str) -> sp.Symbol:
+        """The Symbol of this bound called ``name`` (ValueError if absent)."""
+        for s in self.expr.free_symbols | {s for e in self.schedule.values() for s in e.free_symbols}:
+            if s.name == name:
+                return s
+        raise ValueError(f"{self.name}: no symbol {name!r}; symbols: {', '.join(self.symbols)}")
+
+    # ---------------------------------------------------------------- numerics
+    @cached_property
+    def _fn(self):
+        return sp.lambdify(self._symbols, self.expr, modules=["numpy", "scipy"], cse=True)
+
+    @cached_property
+    def _schedule_fns(self):
+        out = {}
+        for k, e in self.schedule.items():
+            syms = tuple(sorted(e.free_symbols, key=lambda s: s.name))
+            out[k] = (syms, sp.lambdify(syms, e, modules=["numpy", "scipy"], cse=True))
+        return out
+
+    def _collect(self, values: dict, needed: tuple[sp.Symbol, ...], allowed: set[str], what: str):
+        unknown = sorted(set(values) - allowed)
+        if unknown:
+            raise ValueError(
+                f"{self.name}: unknown parameter(s) {', '.join(unknown)}; "
+                f"the bound's symbols are: {', '.join(sorted(allowed))}")
+        vals = {**dict(self.defaults), **values}
+        missing = [s.name for s in needed if s.name not in vals]
+        if missing:
+            raise ValueError(f"{self.name}: no value for {', '.join(missing)} (needed by {what})")
+        arrs = [np.asarray(vals[s.name], dtype=float) for s in needed]
+        return arrs
+
+    @staticmethod
+    def _finish(out, arrs):
+        shape = np.broadcast_shapes(*(a.shape for a in arrs)) if arrs else ()
+        out = np.broadcast_to(np.asarray(out, dtype=float), shape)
+        return float(out) if out.ndim == 0 else np.array(out)
+
+    def evaluate(self, **values) -> float | np.ndarray:
+        """Numeric value of ``expr``; arguments broadcast like NumPy arrays.
+
+        Defaults (``self.defaults``) fill symbols not given. Validity (``valid_when``) is not
+        enforced here: see ``is_valid``.
+        """
+        allowed = set(self.symbols) | set(self.schedule_symbols)
+        arrs = self._collect(values, self._symbols, allowed, "the bound")
+        with np.errstate(all="ignore"):
+            out = self._fn(*arrs)
+        return self._finish(out, arrs)
+
+    def schedule_values(self, **values) -> dict[str, float | np.ndarray]:
+        """Prescribed hyperparameters (name -> value) at the given T, δ, α, ... values."""
+        allowed = set(self.symbols) | set(self.schedule_symbols)
+        needed = tuple(sorted({s for e in self.schedule.values() for s in e.free_symbols},
+                              key=lambda s: s.name))
+        self._collect(values, needed, allowed, "the schedule")
+        vals = {**dict(self.defaults), **values}
+        out = {}
+        for k, (syms, fn) in self._schedule_fns.items():
+            arrs = [np.asarray(vals[s.name], dtype=float) for s in syms]
+            with np.errstate(all="ignore"):
+                out[k] = self._finish(fn(*arrs), arrs)
+        return out
+
+    def is_valid(self, **values) -> bool | np.ndarray:
+        """Whether every ``valid_when`` relation holds at the given values (broadcast)."""
+        ok = np.asarray(True)
+        vals = {**dict(self.defaults), **values}
+        for r in self.valid_when:
+            syms = tuple(sorted(r.free_symbols, key=lambda s: s.name))
+            missing = [s.name for s in syms if s.name not in vals]
+            if missing:
+                raise ValueError(f"{self.name}: no value for {', '.join(missing)} "
+                                 f"(needed by the validity condition {r})")
+            fn = sp.lambdify(syms, r, modules="numpy")
+            ok = np.logical_and(ok, fn(*[np.asarray(vals[s.name], dtype=float) for s in syms]))
+        return bool(ok) if np.ndim(ok) == 0 else ok
+
+    # ---------------------------------------------------------------- rates
+    def _var(self, var) -> tuple[sp.Symbol, bool]:
+        name = var.name if isinstance(var, sp.Symbol) else str(var)
+        small = name in S.SMALL_VARIABLES
+        for s in self.expr.free_symbols:
+            if s.name == name:
+                return s, small
+        return sp.Symbol(name, positive=True), small
+
+    def rate(self, var="T", **subs) -> tuple[sp.Expr, sp.Expr]:
+        """(exponent, log power) of the leading term in ``var``.
+
+        For ``delta`` and ``eps`` the limit is var -> 0 and the rate is in 1/var; for every other
+        variable var -> oo. Max/Min: the dominant argument in the limit. ``subs`` fixes symbols
+        (e.g. ``alpha=Rational(3, 2)``) after the asymptotic analysis.
+        """
+        x, small = self._var(var)
+        expr = self.expr
+        rel = self.valid_when
+        if small:
+            y = sp.Symbol("_inv_" + x.name, positive=True)
+            expr = expr.subs(x, 1 / y)
+            rel = tuple(r.subs(x, 1 / y) for r in rel)
+            x = y
+        p, q, _ = leading(expr, x, oracle=SignOracle(rel))
+        if subs:
+            sub = {self.symbol(k) if k in self.symbols else sp.Symbol(k, positive=True): _as_number(v)
+                   for k, v in subs.items()}
+            p = p if p in (sp.oo, -sp.oo) else sp.simplify(p.subs(sub))
+            q = sp.simplify(q.subs(sub))
+        return p, q
+
+    def exponent(self, var="T", **subs) -> sp.Expr:
+        """lim d log B / d log x (x = var -> oo; for delta/eps, x = 1/var as var -> 0)."""
+        return self.rate(var, **subs)[0]
+
+    def log_power(self, var="T", **subs) -> sp.Expr:
+        """Power of log x in the leading term (x as in ``exponent``)."""
+        return self.rate(var, **subs)[1]
+
+    # ---------------------------------------------------------------- display
+    def latex(self) -> str:
+        """Full inequality in LaTeX, e.g. ``\\frac{1}{T}\\sum ... \\le C_{opt} ...``."""
+        names = {s: S.latex_name(s) for s in self.expr.free_symbols}
+        rhs = sp.latex(self.expr, symbol_names=names)
+        lhs = self.lhs or QUANTITIES[self.quantity]
+        rel = r"\ge" if self.kind == "lower_bound" else r"\le"
+        out = f"{lhs} {rel} {rhs}"
+        if self.delta is not None and self.kind != "lower_bound":
+            out += r" \quad \text{w.p.} \ge 1 - " + S.latex_name(self.delta)
+        return out
+
+    def __str__(self) -> str:
+        rel = ">=" if self.kind == "lower_bound" else "<="
+        return f"{self.name} [{self.status}] {self.quantity} {rel} {self.expr}  ({self.reference})"
+
+    def with_(self, **changes) -> "Bound":
+        """A copy with some fields replaced (dataclasses.replace)."""
+        import dataclasses
+
+        return dataclasses.replace(self, **changes)
