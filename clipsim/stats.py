@@ -435,8 +435,8 @@ class GPDTail:
     """Peaks-over-threshold estimate of the ``(1-delta)``-quantile.
 
     ``xi``/``sigma``: fitted generalized-Pareto shape and scale of the exceedances over
-    ``threshold``; ``n_exceed`` of ``n`` values exceed it. ``xi_low``/``xi_high`` and
-    ``low``/``high`` are bootstrap percentile intervals. ``poor_fit`` is true when any of
+    ``threshold``; ``n_exceed`` of ``n`` values exceed it. ``low``/``high``: interval of the
+    quantile by ``method``; ``xi_low``/``xi_high``: interval of the shape. ``poor_fit`` is true when any of
     ``reasons`` applies; ``gof_pvalue`` is the KS p-value of the exceedances against the fit.
     """
 
@@ -452,7 +452,7 @@ class GPDTail:
     n_exceed: int
     n: int
     confidence: float
-    n_boot: int
+    method: str
     gof_pvalue: float
     poor_fit: bool
     reasons: tuple = ()
@@ -525,29 +525,85 @@ def _pot(sorted_rows, m):
     return u, sorted_rows[:, n - m:] - u[:, None]
 
 
-def gpd_tail_quantile(values, delta, threshold_quantile=0.9, confidence=0.95, n_boot=200, seed=0,
-                      *, min_exceed=50, warn=True):
+def _gpd_loglik(y, xi, sigma):
+    """GPD log-likelihood (location 0) of the exceedances ``y`` (1-D)."""
+    if sigma <= 0:
+        return -math.inf
+    if abs(xi) < 1e-12:
+        return -y.size * math.log(sigma) - float(np.sum(y)) / sigma
+    a = xi * y / sigma
+    if np.any(a <= -1.0):
+        return -math.inf
+    return -y.size * math.log(sigma) - (1.0 + 1.0 / xi) * float(np.sum(np.log1p(a)))
+
+
+def _gpd_profile_quantile(y, z, L, xi_hi):
+    """max over xi of the log-likelihood when the extrapolated quantile is ``u + z``.
+
+    With the quantile fixed, ``sigma = z xi / expm1(xi L)`` (``z / L`` at xi = 0); xi in [-1, xi_hi].
+    """
+    if z <= 0:
+        return -math.inf
+
+    def neg(xi):
+        sigma = z / L if abs(xi) < 1e-10 else z * xi / math.expm1(xi * L)
+        v = _gpd_loglik(y, xi, sigma)
+        return 1e300 if v == -math.inf else -v
+
+    r = optimize.minimize_scalar(neg, bounds=(_XI_MIN, xi_hi), method="bounded", options={"xatol": 1e-8})
+    return -float(r.fun)
+
+
+def _profile_interval(y, u, L, est, lmax, xi_hi, conf):
+    """Profile-likelihood interval {x : 2 (lmax - l_p(x)) <= chi2_1(conf)} (Coles 2001, §4.3.3)."""
+    crit = 0.5 * _st.chi2.ppf(conf, 1)
+    z_hat = est - u
+    lmax = max(lmax, _gpd_profile_quantile(y, z_hat, L, xi_hi))
+
+    def f(z):
+        return lmax - _gpd_profile_quantile(y, z, L, xi_hi) - crit
+
+    z_lo = z_hat * 1e-6
+    low = u + optimize.brentq(f, z_lo, z_hat, xtol=1e-10 * z_hat) if f(z_lo) > 0 else u
+    z_hi = 2.0 * z_hat
+    while f(z_hi) <= 0 and z_hi < 1e12 * z_hat:
+        z_hi *= 4.0
+    high = u + optimize.brentq(f, z_hat, z_hi, xtol=1e-10 * z_hat) if f(z_hi) > 0 else math.inf
+    return low, high
+
+
+def gpd_tail_quantile(values, delta, threshold_quantile=0.9, confidence=0.95, method="profile",
+                      n_boot=200, seed=0, *, min_exceed=50, warn=True):
     """Extrapolate the ``(1-delta)``-quantile by a peaks-over-threshold generalized-Pareto fit.
 
     The threshold ``u`` is the ``(m+1)``-th largest of ``n`` finite values, ``m = floor(n (1 -
     threshold_quantile))``; the ``m`` exceedances ``X - u`` are fitted by maximum likelihood
     (GPD, location 0, ``xi >= -1``; checked against ``scipy.stats.genpareto.fit``), and
-    ``q = u + sigma/xi ((n delta / m)^(-xi) - 1)`` (Coles 2001, §4.3.3). Requires
-    ``delta < m/n``. The interval is a nonparametric percentile bootstrap over the whole sample
-    (threshold re-chosen in each replicate; ``n_boot`` replicates from ``seed``).
+    ``q = u + sigma/xi ((n delta / m)^(-xi) - 1)`` (Coles 2001, §4.3.3). Requires ``delta < m/n``.
+
+    Interval (``method``): ``"profile"`` (default), the profile-likelihood interval of ``q``
+    (Coles 2001, §4.3.3; asymmetric, as the sampling distribution of an extrapolated quantile
+    is), with ``m/n`` treated as known; or ``"bootstrap"``, a nonparametric percentile bootstrap
+    over the whole sample (``n_boot`` replicates from ``seed``). Measured here (Lomax(2),
+    n = 2000, delta = 1e-4) the percentile bootstrap under-covers (about 87% at 95%) and the
+    profile interval does not; see tests. The shape interval is Wald, ``xi ± z (1+xi)/sqrt(m)``
+    (asymptotic variance ``(1+xi)^2/m``, Smith 1987), or bootstrap percentiles.
 
     The fit is flagged ``poor_fit`` (and a :class:`PoorFitWarning` is issued unless
     ``warn=False``) when: fewer than ``min_exceed`` exceedances; ``xi < -0.5`` (irregular MLE);
-    the bootstrap shape interval is wider than 1 (unstable shape); the KS test of the exceedances
-    against the fitted GPD rejects at 1% (its p-value ignores the estimation of the parameters and
-    so rejects too rarely); or ``n delta < 0.01`` (extrapolating beyond two decades past 1/n).
+    the shape refitted above a higher threshold (the ``m/2`` largest) differs from ``xi`` by more
+    than ``z_0.995 (1+xi)/sqrt(m)`` (about 1% false alarms for an exact GPD tail: the shape is not
+    stable across thresholds); the KS test of the exceedances against the fitted GPD rejects at 1%
+    (its p-value ignores that the parameters were estimated, so it rejects too rarely); or
+    ``n delta < 0.01`` (extrapolating more than two decades past ``1/n``).
     """
     x = _sample("values", values, allow_inf=False, min_size=3)
     n = x.size
     d = V.real("delta", delta, 0.0, 1.0, lo_open=True, hi_open=True)
     tq = V.real("threshold_quantile", threshold_quantile, 0.0, 1.0, lo_open=True, hi_open=True)
     conf = _confidence(confidence)
-    n_boot = V.integer("n_boot", n_boot, 0)
+    method = V.choice("method", method, ("profile", "bootstrap"))
+    n_boot = V.integer("n_boot", n_boot, 1)
     min_exceed = V.integer("min_exceed", min_exceed, 1)
     m = int(math.floor(n * (1.0 - tq) + 1e-9))
     if m < 2 or m > n - 1:
@@ -557,15 +613,21 @@ def gpd_tail_quantile(values, delta, threshold_quantile=0.9, confidence=0.95, n_
                          "(use quantile_ci inside the data)")
     xs = np.sort(x)[None, :]
     u, y = _pot(xs, m)
-    if not np.any(y > 0):
-        raise ValueError("values: all exceedances over the threshold are zero (ties); cannot fit a GPD")
+    if np.count_nonzero(y > 0) < 2:
+        raise ValueError("values: fewer than two exceedances above the threshold differ from it (ties); "
+                         "cannot fit a GPD")
     L = math.log(m / (n * d))
-    xi, sigma = _gpd_mle(y)
-    est = float(_gpd_quantile(u, xi, sigma, L)[0])
-    xi, sigma = float(xi[0]), float(sigma[0])
-
+    xi_a, sigma_a = _gpd_mle(y)
+    est = float(_gpd_quantile(u, xi_a, sigma_a, L)[0])
+    xi, sigma = float(xi_a[0]), float(sigma_a[0])
     a = 1.0 - conf
-    if n_boot > 0:
+    z = _st.norm.ppf(1 - a / 2)
+    if method == "profile":
+        xi_hi = max(5.0, 2.0 * xi + 1.0)
+        low, high = _profile_interval(y[0], float(u[0]), L, est, _gpd_loglik(y[0], xi, sigma), xi_hi, conf)
+        half = z * (1.0 + xi) / math.sqrt(m)
+        xi_low, xi_high = xi - half, xi + half
+    else:
         rng = _rng(seed)
         qs, xis = [], []
         chunk = max(1, min(n_boot, 4_000_000 // max(n, 1)))
@@ -581,8 +643,6 @@ def gpd_tail_quantile(values, delta, threshold_quantile=0.9, confidence=0.95, n_
         qs, xis = np.concatenate(qs), np.concatenate(xis)
         low, high = (float(v) for v in np.quantile(qs, [a / 2, 1 - a / 2]))
         xi_low, xi_high = (float(v) for v in np.quantile(xis, [a / 2, 1 - a / 2]))
-    else:
-        low = high = xi_low = xi_high = math.nan
 
     gof = float(_st.kstest(y[0], _st.genpareto(xi, 0.0, sigma).cdf).pvalue)
     reasons = []
@@ -590,13 +650,17 @@ def gpd_tail_quantile(values, delta, threshold_quantile=0.9, confidence=0.95, n_
         reasons.append(f"only {m} exceedances (< {min_exceed})")
     if xi < -0.5:
         reasons.append(f"shape xi = {xi:.3g} < -0.5: likelihood irregular")
-    if n_boot > 0 and xi_high - xi_low > 1.0:
-        reasons.append(f"shape unstable: bootstrap CI [{xi_low:.3g}, {xi_high:.3g}] wider than 1")
+    m2 = m // 2
+    if m2 >= 2 and np.count_nonzero(y[0, -m2:] > y[0, -m2 - 1]) >= 2:
+        xi2 = float(_gpd_mle(y[:, -m2:] - y[:, -m2 - 1:-m2])[0][0])
+        if abs(xi2 - xi) > _st.norm.ppf(0.995) * (1.0 + max(xi, -0.5)) / math.sqrt(m):
+            reasons.append(f"shape unstable: xi = {xi:.3g} above the threshold, {xi2:.3g} above the "
+                           f"{m2} largest")
     if gof < 0.01:
         reasons.append(f"KS goodness-of-fit rejects (p = {gof:.2g})")
     if n * d < 0.01:
         reasons.append(f"extrapolating to delta = {d:g} with n = {n}: more than two decades past 1/n")
-    res = GPDTail(est, low, high, d, xi, xi_low, xi_high, sigma, float(u[0]), m, n, conf, n_boot,
+    res = GPDTail(est, low, high, d, xi, xi_low, xi_high, sigma, float(u[0]), m, n, conf, method,
                   gof, bool(reasons), tuple(reasons))
     if reasons and warn:
         warnings.warn(f"poor GPD tail fit: {'; '.join(reasons)}", PoorFitWarning, stacklevel=2)
@@ -791,7 +855,7 @@ def delta_growth(deltas, values, confidence=0.95, n_boot=400, seed=0, threshold_
     else:
         k_lo, k_hi = (float(v) for v in np.quantile(ks, [a / 2, 1 - a / 2]))
     g = gpd_tail_quantile(x, min(ds.min(), (1 - threshold_quantile) / 2), threshold_quantile,
-                          conf, n_boot=min(n_boot, 200), seed=rng, warn=False)
+                          conf, warn=False)
     kap = f"kappa = {kappa:.3g} [{k_lo:.3g}, {k_hi:.3g}]"
     xi = f"GPD xi = {g.xi:.3g} [{g.xi_low:.3g}, {g.xi_high:.3g}]"
     if k_lo > 0 and g.xi_low > 0:
