@@ -146,7 +146,10 @@ class Bound:
         object.__setattr__(self, "assumptions", tuple(self.assumptions))
         vw = tuple(self.valid_when)
         for r in vw:
-            if not isinstance(r, (sp.core.relational.Relational, sp.logic.boolalg.Boolean)):
+            if r in (sp.true, sp.false):
+                bad("valid_when", r, "is a relation SymPy already decides (always true or "
+                    "false for these symbols); drop it or fix it")
+            if not isinstance(r, sp.core.relational.Relational):
                 bad("valid_when", r, "must be SymPy relations")
         object.__setattr__(self, "valid_when", vw)
         sched = {str(k): sp.sympify(v) for k, v in dict(self.schedule).items()}
@@ -174,6 +177,14 @@ class Bound:
     def symbols(self) -> tuple[str, ...]:
         """Names of the free symbols of ``expr`` (what ``evaluate`` needs, defaults aside)."""
         return tuple(s.name for s in self._symbols)
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """Names accepted by ``evaluate``/``schedule_values``/``is_valid``: the symbols of
+        ``expr``, of the schedule and of ``valid_when``."""
+        names = set(self.symbols) | set(self.schedule_symbols)
+        names |= {s.name for r in self.valid_when for s in r.free_symbols}
+        return tuple(sorted(names))
 
     @property
     def schedule_symbols(self) -> tuple[str, ...]:
@@ -222,18 +233,18 @@ class Bound:
     def evaluate(self, **values) -> float | np.ndarray:
         """Numeric value of ``expr``; arguments broadcast like NumPy arrays.
 
-        Defaults (``self.defaults``) fill symbols not given. Validity (``valid_when``) is not
-        enforced here: see ``is_valid``.
+        Defaults (``self.defaults``) fill symbols not given. Values for any of ``parameters``
+        are accepted (extra ones unused). Validity (``valid_when``) is not enforced here: see
+        ``is_valid``.
         """
-        allowed = set(self.symbols) | set(self.schedule_symbols)
-        arrs = self._collect(values, self._symbols, allowed, "the bound")
+        arrs = self._collect(values, self._symbols, set(self.parameters), "the bound")
         with np.errstate(all="ignore"):
             out = self._fn(*arrs)
         return self._finish(out, arrs)
 
     def schedule_values(self, **values) -> dict[str, float | np.ndarray]:
         """Prescribed hyperparameters (name -> value) at the given T, δ, α, ... values."""
-        allowed = set(self.symbols) | set(self.schedule_symbols)
+        allowed = set(self.parameters)
         needed = tuple(sorted({s for e in self.schedule.values() for s in e.free_symbols},
                               key=lambda s: s.name))
         self._collect(values, needed, allowed, "the schedule")
@@ -248,6 +259,10 @@ class Bound:
     def is_valid(self, **values) -> bool | np.ndarray:
         """Whether every ``valid_when`` relation holds at the given values (broadcast)."""
         ok = np.asarray(True)
+        unknown = sorted(set(values) - set(self.parameters))
+        if unknown:
+            raise ValueError(f"{self.name}: unknown parameter(s) {', '.join(unknown)}; "
+                             f"the bound's symbols are: {', '.join(self.parameters)}")
         vals = {**dict(self.defaults), **values}
         for r in self.valid_when:
             syms = tuple(sorted(r.free_symbols, key=lambda s: s.name))
@@ -290,6 +305,21 @@ class Bound:
             p = p if p in (sp.oo, -sp.oo) else sp.simplify(p.subs(sub))
             q = sp.simplify(q.subs(sub))
         return p, q
+
+    def schedule_exponent(self, knob: str, var="T", **subs) -> sp.Expr:
+        """Exponent in ``var`` of the prescribed ``knob`` (e.g. "eta" -> -α/(3α-2));
+        for "beta", the exponent of 1 - β."""
+        if knob not in self.schedule:
+            raise ValueError(f"{self.name}: no prescribed {knob!r}; schedule: "
+                             f"{', '.join(self.schedule) or 'none'}")
+        e = self.schedule[knob]
+        if knob == "beta":
+            e = 1 - e
+        x = S.CANONICAL.get(var) if isinstance(var, str) else var
+        p, _, _ = leading(e, x, oracle=SignOracle(self.valid_when))
+        if subs:
+            p = sp.simplify(p.subs({S.CANONICAL[k]: _as_number(v) for k, v in subs.items()}))
+        return p
 
     def exponent(self, var="T", **subs) -> sp.Expr:
         """lim d log B / d log x (x = var -> oo; for delta/eps, x = 1/var as var -> 0)."""

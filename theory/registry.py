@@ -261,8 +261,7 @@ register(Bound(
     assumptions=(_smooth, "sub-Gaussian noise",
                  "delayed AdaGrad step eta_t = a/(b + sum_{s<t}||g_s||^2)^(1/2+eps_ada), "
                  "with momentum"),
-    valid_when=(sp.GreaterThan(eps_ada, 0), sp.StrictLessThan(eps_ada, sp.Rational(1, 2)))
-    + _DELTA_RANGE,
+    valid_when=(sp.StrictLessThan(eps_ada, sp.Rational(1, 2)),) + _DELTA_RANGE,  # eps_ada >= 0
     defaults={"log_power": 1},
     description="Õ(T^-(1/2-ε)) up to log(T/δ); log power unknown (default 1).",
 ))
