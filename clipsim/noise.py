@@ -380,19 +380,25 @@ def _stable_cf_moment(alpha, beta, p):
     from scipy.integrate import quad
 
     if alpha == 1.0:
-        def re_phi(t):
-            return math.exp(-t) * math.cos(beta * (2.0 / math.pi) * t * math.log(t)) if t > 0 else 1.0
+        def arg(t):  # Re phi(t) = exp(-t^a) cos(arg(t))
+            return beta * (2.0 / math.pi) * t * math.log(t) if t > 0 else 0.0
     else:
         tn = beta * math.tan(0.5 * math.pi * alpha)
 
-        def re_phi(t):
-            ta = t ** alpha
-            return math.exp(-ta) * math.cos(tn * ta)
+        def arg(t):
+            return tn * t ** alpha
 
-    kw = dict(epsabs=0.0, epsrel=1e-12, limit=500)
+    def re_phi(t):
+        return math.exp(-t ** alpha) * math.cos(arg(t))
+
+    def one_minus_re_phi(t):  # without cancellation near t = 0
+        ta = t ** alpha
+        return -math.expm1(-ta) + 2.0 * math.exp(-ta) * math.sin(0.5 * arg(t)) ** 2
+
+    kw = dict(epsabs=0.0, epsrel=1e-11, limit=1000)
     if p > 0:
         # int_0^1 (1 - Re phi) t^(-1-p) + int_1^inf (1 - Re phi) t^(-1-p), the last = 1/p - int Re phi t^(-1-p)
-        i1 = quad(lambda t: (1.0 - re_phi(t)) * t ** (-1.0 - p), 0.0, 1.0, **kw)[0]
+        i1 = quad(lambda t: one_minus_re_phi(t) * t ** (-1.0 - p), 0.0, 1.0, **kw)[0]
         i2 = quad(lambda t: re_phi(t) * t ** (-1.0 - p), 1.0, math.inf, **kw)[0]
         integral = i1 + 1.0 / p - i2
         return 2.0 * math.gamma(1.0 + p) * math.sin(0.5 * p * math.pi) / math.pi * integral
