@@ -880,8 +880,8 @@ def delta_growth(deltas, values, confidence=0.95, n_boot=400, seed=0, threshold_
 class MeanBounds:
     """Sample mean with a distribution-free lower bound and a bootstrap upper bound.
 
-    ``low``: DKW/Anderson lower confidence bound on ``E Q`` for ``Q >= 0`` (exact at level
-    ``1-a/2`` for every distribution, ``+inf`` if too many seeds diverged); ``high``: percentile
+    ``low``: DKW/Anderson lower confidence bound on ``E Q`` for ``Q >= lower_support`` (valid at
+    level ``1-a/2`` for every distribution, ``+inf`` if too many seeds diverged); ``high``: percentile
     bootstrap upper bound (approximate; assumes a finite variance, optimistic under heavy tails;
     ``+inf`` if any seed diverged).
     """
@@ -894,45 +894,55 @@ class MeanBounds:
     confidence: float
 
 
-def mean_bounds(values, confidence=0.95, *, diverged=None, n_boot=2000, seed=0):
-    """Bounds on ``E Q`` for a nonnegative quantity, diverged seeds (non-finite) counted as ``+inf``.
+def mean_bounds(values, confidence=0.95, *, diverged=None, lower_support=0.0, n_boot=2000, seed=0):
+    """Bounds on ``E Q``, diverged seeds (non-finite, or flagged in ``diverged``) counted as ``+inf``.
 
-    Lower end: with ``eps = sqrt(log(2/a)/(2n))`` (DKW with Massart's constant, one-sided at
-    ``a/2``), ``P(Q > t) >= S_n(t) - eps`` for all t simultaneously (``S_n`` the empirical survival
-    function), so ``E Q = int_0^inf P(Q > t) dt >= sum_i max((n-i)/n - eps, 0) (X_(i+1) - X_(i))``
-    with ``X_(0) = 0`` (Anderson 1969): a trimmed mean, valid for every distribution on
-    ``[0, inf)``. No upper bound is possible without a moment assumption; the bootstrap one is
-    labelled approximate. ``estimate`` is the sample mean (``inf`` if a seed diverged).
+    Lower end, for ``Q >= lower_support = s`` (known): with ``eps = sqrt(log(2/a)/(2n))`` (DKW with
+    Massart's constant, one-sided at ``a/2``), ``P(Q > t) >= S_n(t) - eps`` for all t at once
+    (``S_n`` the empirical survival function), so
+    ``E Q = s + int_s^inf P(Q > t) dt >= s + sum_i max((n-i)/n - eps, 0) (X_(i+1) - X_(i))`` with
+    ``X_(0) = s`` (Anderson 1969): a trimmed mean, valid for every distribution on ``[s, inf)``.
+    With ``lower_support=None`` the low end is a bootstrap percentile too (approximate).
+    Upper end: no distribution-free upper bound exists for an unbounded quantity; it is the
+    percentile bootstrap (approximate: assumes a finite variance, optimistic under heavy tails;
+    ``+inf`` if any seed diverged). ``estimate`` is the sample mean (``inf`` if a seed diverged).
     """
     x = _sample("values", values, allow_nan=True)
     conf = _confidence(confidence)
+    n_boot = V.integer("n_boot", n_boot, 1)
     bad = ~np.isfinite(x)
     if diverged is not None:
         bad = bad | _mask("diverged", diverged, x.size)
     fin = x[~bad]
-    if np.any(fin < 0):
-        raise ValueError("values: mean bounds here need a nonnegative quantity (a norm or a gap)")
+    if lower_support is not None:
+        s0 = V.real("lower_support", lower_support, hi_open=True)
+        if np.any(fin < s0):
+            raise ValueError(f"values: min = {fin.min():g} is below lower_support = {s0:g} "
+                             "(pass lower_support=None for a bootstrap lower end)")
     n, nd = x.size, int(np.count_nonzero(bad))
     a = 1.0 - conf
-    eps = math.sqrt(math.log(2.0 / a) / (2.0 * n))
     xs = np.sort(np.where(bad, np.inf, x))
-    # S_n(t) = #{X > t}/n is constant (n-i)/n on [X_(i), X_(i+1)); integrate max(S_n - eps, 0)
-    levels = np.maximum((n - np.arange(n)) / n - eps, 0.0)  # on [X_(i), X_(i+1)), i = 0..n-1, X_(0)=0
-    edges = np.concatenate([[0.0], xs])
-    with np.errstate(invalid="ignore"):
-        widths = np.diff(edges)
-        widths = np.where(np.isnan(widths), 0.0, widths)  # inf - inf between diverged seeds
-        contrib = np.where(levels > 0, levels * widths, 0.0)
-    low = float(np.sum(contrib))
     est = float(np.mean(xs)) if nd == 0 else math.inf
-    if nd:
-        high = math.inf
-    else:
+    means = None
+    if nd == 0 or lower_support is None:
         rng = _rng(seed)
+        xb = np.where(bad, np.inf, x)
         chunk = max(1, min(n_boot, 4_000_000 // n))
-        means = np.concatenate([x[rng.integers(0, n, size=(min(chunk, n_boot - s), n))].mean(axis=1)
-                                for s in range(0, n_boot, chunk)])
-        high = float(np.quantile(means, 1 - a / 2))
+        with np.errstate(invalid="ignore"):
+            means = np.concatenate([xb[rng.integers(0, n, size=(min(chunk, n_boot - s), n))].mean(axis=1)
+                                    for s in range(0, n_boot, chunk)])
+    high = math.inf if nd else float(np.quantile(means, 1 - a / 2))
+    if lower_support is None:
+        low = float(np.quantile(means, a / 2, method="inverted_cdf"))
+    else:
+        eps = math.sqrt(math.log(2.0 / a) / (2.0 * n))
+        # S_n(t) = #{X > t}/n = (n-i)/n on [X_(i), X_(i+1)), i = 0..n-1, X_(0) = s0
+        levels = np.maximum((n - np.arange(n)) / n - eps, 0.0)
+        with np.errstate(invalid="ignore"):
+            widths = np.diff(np.concatenate([[s0], xs]))
+            widths = np.where(np.isnan(widths), 0.0, widths)  # inf - inf between diverged seeds
+            contrib = np.where(levels > 0, levels * widths, 0.0)
+        low = s0 + float(np.sum(contrib))
     return MeanBounds(est, low, high, n, nd, conf)
 
 

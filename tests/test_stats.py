@@ -412,8 +412,12 @@ def test_mean_bounds_divergence_and_errors():
     assert many.low == math.inf
     r = S.mean_bounds(np.full(100, 2.0), n_boot=100)
     assert r.low <= 2.0 <= r.high and r.estimate == 2.0
-    with pytest.raises(ValueError, match="nonnegative"):
+    with pytest.raises(ValueError, match="lower_support"):
         S.mean_bounds([-1.0, 1.0])
+    r = S.mean_bounds([-1.0, 1.0], lower_support=-1.0, n_boot=50)
+    assert -1.0 <= r.low <= 0.0
+    r = S.mean_bounds(np.linspace(-1, 1, 101), lower_support=None, n_boot=500)
+    assert r.low < 0.0 < r.high
 
 
 # ---------------------------------------------------------------- hidden constants
