@@ -1,0 +1,263 @@
+"""Sweep specs: a TOML file → validated cells (one full ``simulate`` config each).
+
+Format (all tables but ``[sweep]``, ``[objective]``, ``[noise]`` and ``[optimizer]`` optional)::
+
+    [sweep]
+    name = "e1_rate"           # names the sweep in the store
+    n_steps = 1000             # T (may be gridded as "n_steps")
+    seeds = 400                # seeds per cell
+    seed = 0                   # root seed
+    record = 12                # log-spaced record points (optional)
+
+    [vars]                     # constants usable in expressions
+    c_eta = 0.5
+
+    [objective]                # clipsim.objectives.get(name, dim, **params)
+    name = "quadratic"
+    dim = 16
+
+    [noise]                    # clipsim.noise.Noise.from_dict
+    family = "stable"
+    alpha = 1.5
+
+    [optimizer]                # clipsim.optimizers.from_dict; numbers may be {expr = "..."}
+    name = "clipped_sgd"
+    eta = {kind = "horizon", c = {expr = "c_eta"}, a = {expr = "-alpha/(3*alpha - 2)"}}
+    clip = {kind = "horizon", c = 1.0, a = {expr = "1/(3*alpha - 2)"}}
+
+    [grid]                     # dotted paths → lists; the cells are their Cartesian product
+    "noise.alpha" = [1.25, 1.5, 1.75, 2.0]
+    n_steps = [100, 1000, 10000]
+
+    [[check]]                  # bound checks run by `clipsim check`
+    bound = "li_liu_2023_clipped_sgd"
+    delta = [0.1, 0.01]
+    values = {alpha = {expr = "alpha - 0.05"}, C_opt = 1.0}
+    calibrate = {n_steps = [100, 1000]}   # cells whose values match calibrate hidden constants
+
+    [[figure]]                 # figures made by `clipsim plot` from the store
+    kind = "rate"
+    x = "n_steps"
+    group = "noise.alpha"
+
+Expressions (``{expr = "..."}``) are parsed by :func:`theory.parse_expr` (arithmetic and a whitelist
+of functions, never ``eval``). Their variables: ``T`` (= n_steps), ``d`` (objective dim), the last
+component of every grid path (``alpha`` for "noise.alpha"), and ``[vars]``.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+
+from . import _validate as V
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+TOP_KEYS = ("sweep", "vars", "objective", "noise", "optimizer", "grid", "check", "figure")
+SWEEP_KEYS = ("name", "description", "n_steps", "seeds", "seed", "record", "x0")
+CHECK_KEYS = ("bound", "metric", "delta", "values", "calibrate", "confidence", "where")
+FIGURE_KEYS = ("kind", "x", "group", "metric", "statistic", "bound", "values", "where", "title", "name",
+               "deltas", "series")
+FIGURE_KINDS = ("rate", "quantile_delta", "failure_probability", "gen_gap", "tail_index", "trajectory")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of a sweep: its grid coordinates, its variables and the full simulate config."""
+
+    sweep: str
+    coords: tuple          # ((dotted path, value), ...)
+    variables: dict = field(compare=False)
+    config: dict = field(compare=False)
+
+    @property
+    def key(self) -> str:
+        return cell_key(self.config)
+
+    def label(self) -> str:
+        return ", ".join(f"{p}={v}" for p, v in self.coords) or "(single cell)"
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A parsed sweep spec: name, cells, checks and figures (plain data)."""
+
+    name: str
+    description: str
+    cells: tuple
+    checks: tuple
+    figures: tuple
+    spec: dict = field(compare=False, repr=False)
+    path: str = ""
+
+
+def cell_key(config) -> str:
+    """Content hash of a cell's full config plus the clipsim version (the store's primary key)."""
+    from . import __version__
+
+    blob = json.dumps({"config": config, "clipsim": __version__}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def load(path) -> Sweep:
+    """Read and validate a TOML sweep spec."""
+    try:
+        with open(path, "rb") as f:
+            spec = tomllib.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"spec = {str(path)!r} is not allowed: no such file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"spec {path}: not valid TOML: {e}") from None
+    return from_spec(spec, path=str(path))
+
+
+def _check_keys(where, table, allowed):
+    if not isinstance(table, dict):
+        raise ValueError(f"{where} = {table!r} is not allowed: must be a table")
+    for k in table:
+        if k not in allowed:
+            raise ValueError(f"{where}: unknown key {k!r}: valid keys are {', '.join(allowed)}")
+
+
+def _set_path(spec, path, value):
+    parts = path.split(".")
+    node = spec
+    for p in parts[:-1]:
+        if p not in node or not isinstance(node[p], dict):
+            node[p] = {} if p not in node else node[p]
+            if not isinstance(node[p], dict):
+                raise ValueError(f"grid path {path!r}: {p!r} is not a table")
+        node = node[p]
+    node[parts[-1]] = value
+
+
+def _resolve(node, variables, where):
+    """Replace every {expr = "..."} in ``node`` by its value under ``variables``."""
+    if isinstance(node, dict):
+        if set(node) == {"expr"}:
+            return evaluate_expr(node["expr"], variables, where)
+        return {k: _resolve(v, variables, f"{where}.{k}") for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(v, variables, f"{where}[{i}]") for i, v in enumerate(node)]
+    return node
+
+
+def evaluate_expr(text, variables, where="expr"):
+    """Value of a whitelisted arithmetic expression (``theory.parse_expr``) under ``variables``."""
+    from theory import parse_expr
+
+    if not isinstance(text, str):
+        raise ValueError(f"{where}: expr = {text!r} is not allowed: must be a string")
+    try:
+        expr, _ = parse_expr(text, extra_symbols=tuple(variables))
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+    free = {s.name for s in expr.free_symbols}
+    missing = sorted(free - set(variables))
+    if missing:
+        raise ValueError(f"{where}: expr {text!r} uses {', '.join(missing)} with no value; "
+                         f"known: {', '.join(sorted(variables)) or 'none'}")
+    subs = {s: variables[s.name] for s in expr.free_symbols}
+    val = complex(expr.evalf(subs=subs))
+    if val.imag != 0 or not math.isfinite(val.real):
+        raise ValueError(f"{where}: expr {text!r} = {val} is not a finite real number")
+    return val.real  # integer-valued parameters (dim, n, batch) accept integral floats
+
+
+def from_spec(spec, path="") -> Sweep:
+    """Validate a spec dict and expand its grid into cells (each validated by building its specs)."""
+    from . import noise as N
+    from . import objectives as O
+    from . import optimizers as P
+
+    _check_keys("spec", spec, TOP_KEYS)
+    for k in ("sweep", "objective", "noise", "optimizer"):
+        if k not in spec:
+            raise ValueError(f"spec: missing table [{k}]")
+    sw = spec["sweep"]
+    _check_keys("[sweep]", sw, SWEEP_KEYS)
+    name = sw.get("name") or (path.rsplit("/", 1)[-1].removesuffix(".toml") if path else "sweep")
+    grid = spec.get("grid", {})
+    _check_keys("[grid]", grid, tuple(grid))
+    variables0 = dict(spec.get("vars", {}))
+    for k, v in variables0.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"[vars] {k} = {v!r} is not allowed: must be a number")
+    axes = []
+    for gpath, values in grid.items():
+        head = gpath.split(".")[0]
+        if head not in ("objective", "noise", "optimizer") and gpath not in ("n_steps", "seeds", "seed"):
+            raise ValueError(f"[grid] key {gpath!r} is not allowed: must be n_steps, seeds, seed or a path "
+                             f"under objective., noise. or optimizer.")
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"[grid] {gpath} = {values!r} is not allowed: must be a non-empty list")
+        axes.append((gpath, values))
+    cells = []
+    for combo in itertools.product(*[v for _, v in axes]) if axes else [()]:
+        s = {k: copy.deepcopy(spec[k]) for k in ("objective", "noise", "optimizer")}
+        top = {"n_steps": sw.get("n_steps"), "seeds": sw.get("seeds", 100), "seed": sw.get("seed", 0)}
+        variables = dict(variables0)
+        coords = []
+        for (gpath, _), value in zip(axes, combo):
+            if gpath in top:
+                top[gpath] = value
+            else:
+                _set_path(s, gpath, value)
+            variables[gpath.split(".")[-1]] = value
+            coords.append((gpath, value))
+        if top["n_steps"] is None:
+            raise ValueError("[sweep] n_steps is missing: give it in [sweep] or in [grid]")
+        T = V.integer("n_steps", top["n_steps"], 1, 10**9)
+        variables.setdefault("T", T)
+        variables.setdefault("d", s["objective"].get("dim"))
+        for k, v in s["noise"].items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                variables.setdefault(k, v)
+        s = {k: _resolve(v, variables, f"[{k}]") for k, v in s.items()}
+        obj = O.from_dict(s["objective"])
+        noise = N.Noise.from_dict(s["noise"])
+        opt = P.from_dict(s["optimizer"])
+        opt.pack(T)  # validates schedules at this horizon
+        config = {"objective": obj.to_dict(), "noise": noise.to_dict(), "optimizer": opt.to_dict(),
+                  "n_steps": T, "n_seeds": V.integer("seeds", top["seeds"], 1, 10**9),
+                  "seed": V.integer("seed", top["seed"], 0, 2**63 - 1), "record": sw.get("record")}
+        if sw.get("x0") is not None:
+            config["x0"] = [float(v) for v in sw["x0"]]
+        variables.update({"n": obj.n} if obj.finite_sum else {})
+        cells.append(Cell(name, tuple(coords), variables, config))
+    checks = []
+    for i, c in enumerate(spec.get("check", [])):
+        _check_keys(f"[[check]] #{i + 1}", c, CHECK_KEYS)
+        if "bound" not in c:
+            raise ValueError(f"[[check]] #{i + 1}: missing key 'bound'")
+        import theory
+
+        theory.get(c["bound"])
+        checks.append(c)
+    figures = []
+    for i, f in enumerate(spec.get("figure", [])):
+        _check_keys(f"[[figure]] #{i + 1}", f, FIGURE_KEYS)
+        V.choice(f"[[figure]] #{i + 1} kind", f.get("kind"), FIGURE_KINDS)
+        figures.append(f)
+    return Sweep(name, sw.get("description", ""), tuple(cells), tuple(checks), tuple(figures), spec, path)
+
+
+def matches(cell: Cell, where) -> bool:
+    """Whether ``cell`` has the grid values in ``where`` ({path or var: value or [values]})."""
+    if not where:
+        return True
+    coords = dict(cell.coords)
+    for k, want in where.items():
+        have = coords.get(k, cell.variables.get(k.split(".")[-1]))
+        wants = want if isinstance(want, list) else [want]
+        if have not in wants:
+            return False
+    return True

@@ -1,0 +1,123 @@
+"""End to end through the CLI: kill a sweep part-way and rerun; Dask gives identical arrays."""
+import os
+import pathlib
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from clipsim import sweep as S
+from clipsim.store import Store
+
+HERE = os.path.dirname(__file__)
+TINY = os.path.join(HERE, "data", "tiny.toml")
+
+
+def _cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "clipsim", *args], capture_output=True, text=True, **kw)
+
+
+def _assert_same_store(a, b):
+    sa, sb = Store(a), Store(b)
+    assert sa.keys() == sb.keys() and sa.keys()
+    for k in sa.keys():
+        xa, xb = sa.arrays(k), sb.arrays(k)
+        assert xa.keys() == xb.keys()
+        for name in xa:
+            np.testing.assert_array_equal(xa[name], xb[name], err_msg=f"{k}:{name}")
+        assert sa.load(k).config == sb.load(k).config
+
+
+def _count(store):
+    db = os.path.join(store, "index.sqlite")
+    if not os.path.exists(db):
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=5) as con:
+            return con.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_killed_sweep_resumes_to_the_same_store(tmp_path):
+    spec = tmp_path / "slow.toml"
+    text = pathlib.Path(TINY).read_text().replace('n_steps = [100, 200, 400]', 'n_steps = [20000, 20001, 20002, 20003, 20004, 20005]')
+    spec.write_text(text)
+    n_cells = len(S.load(spec).cells)
+    ref = tmp_path / "ref"
+    out = _cli("run", str(spec), "--store", str(ref), "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert _count(ref) == n_cells
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "clipsim", "run", str(spec), "--store", str(killed), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while _count(killed) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    done_at_kill = _count(killed)
+    alive = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert alive and 1 <= done_at_kill < n_cells, "the sweep must be killed part-way for this test to mean anything"
+    rerun = _cli("run", str(spec), "--store", str(killed))
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{n_cells - done_at_kill} cells computed" in rerun.stdout or _count(killed) == n_cells
+    _assert_same_store(ref, killed)
+    again = _cli("run", str(spec), "--store", str(killed), "--quiet")
+    assert f"0 cells computed, {n_cells} already stored" in again.stdout
+
+
+def test_dask_local_cluster_gives_identical_arrays(tmp_path):
+    pytest.importorskip("dask.distributed")
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    a = _cli("run", TINY, "--store", str(local), "--quiet")
+    b = _cli("run", TINY, "--store", str(dask), "--quiet", "--executor", "dask", "--workers", "2")
+    assert a.returncode == 0, a.stderr
+    assert b.returncode == 0, b.stderr
+    _assert_same_store(local, dask)
+
+
+def test_export_is_one_tidy_table(tmp_path):
+    store = tmp_path / "s"
+    assert _cli("run", TINY, "--store", str(store), "--quiet").returncode == 0
+    out = _cli("export", str(tmp_path / "t.csv"), "--store", str(store))
+    assert out.returncode == 0, out.stderr
+    lines = (tmp_path / "t.csv").read_text().splitlines()
+    sw = S.load(TINY)
+    assert len(lines) == 1 + sum(c.config["n_seeds"] for c in sw.cells)
+    header = lines[0].split(",")
+    assert {"cell", "sweep", "noise.alpha", "n_steps", "seed_index", "avg_grad_sq", "diverged"} <= set(header)
+
+
+@pytest.mark.parametrize("args,code,msg", [
+    (("run", "missing.toml"), 2, "no such file"),
+    (("failure-prob", TINY, "--bound", "nope", "--delta", "0.1"), 2, "nope"),
+    (("frobnicate",), 2, "invalid choice"),
+])
+def test_cli_usage_errors_exit_2(args, code, msg):
+    out = _cli(*args)
+    assert out.returncode == code
+    assert msg in out.stderr and "Traceback" not in out.stderr
+
+
+def test_bad_spec_keys_name_the_key(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(pathlib.Path(TINY).read_text().replace("[vars]", "[vars]\n") .replace('seeds = 64', 'seedz = 64'))
+    with pytest.raises(ValueError, match="unknown key 'seedz'"):
+        S.load(bad)
+    bad.write_text(pathlib.Path(TINY).read_text().replace('"noise.alpha"', '"noise.alpah"'))
+    with pytest.raises(ValueError, match="alpah"):
+        S.load(bad)
+    bad.write_text(pathlib.Path(TINY).read_text().replace('c = {expr = "c_eta"}', 'c = {expr = "__import__(\'os\')"}'))
+    with pytest.raises(ValueError):
+        S.load(bad)
+
+
+def test_bounds_listing():
+    out = _cli("bounds")
+    assert out.returncode == 0 and "li_liu_2023_clipped_sgd" in out.stdout
