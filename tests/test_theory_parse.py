@@ -115,6 +115,11 @@ def test_extra_symbols_declared():
         theory.parse_bound("T", extra_symbols=("log",), **KW)
 
 
+def test_gamma_is_symbol_as_value_and_function_when_called():
+    e, _ = theory.parse_expr("gamma * gamma(3)", extra_symbols=("gamma", "T"))
+    assert e == 2 * S.gamma
+
+
 def test_fields_validated_and_relations_parsed():
     b = theory.parse_bound("C * T**((1-alpha)/(3*alpha-2))", name="u", quantity="avg_grad_norm",
                            kind="lower_bound", valid_when=["1 < alpha", "alpha <= 2"],
@@ -139,3 +144,34 @@ def test_fields_validated_and_relations_parsed():
 def test_non_string_rejected():
     with pytest.raises(ValueError, match="string"):
         theory.parse_bound(b"T", **KW)
+
+
+# ---------------------------------------------------------------- fuzzing: ValueError or a Bound
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+TOKENS = ["T", "alpha", "delta", "C", "C_opt", "x", "(", ")", "**", "*", "/", "+", "-", "log",
+          "sqrt", "exp", "Max", "Min", "gamma", ",", "0", "1", "2", "0.5", "1e308", "__import__",
+          ".", "[", "]", "'", "lambda", ":", "=", "if", "else", " ", "__class__", "os", "~", "^"]
+
+
+def _outcome(text):
+    try:
+        b = theory.parse_bound(text, name="fz", quantity="avg_grad_sq", kind="expectation",
+                               rate_var="T")
+    except ValueError:
+        return None
+    assert isinstance(b, theory.Bound)
+    return b
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=12).map("".join))
+def test_fuzz_tokens_only_value_errors(text):
+    _outcome(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=40))
+def test_fuzz_text_only_value_errors(text):
+    _outcome(text)

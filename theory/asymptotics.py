@@ -205,12 +205,15 @@ def _lead(expr: sp.Basic, x: sp.Symbol, oracle: SignOracle):
 
 
 def _fallback(expr, x):
+    """p = lim d log B(e^u)/du, q = lim (d log B/du - p) u, by SymPy ``limit``."""
     u = sp.Symbol("u_", real=True)
-    g = sp.log(expr.subs(x, sp.exp(u)))
-    p = sp.limit(sp.diff(g, u), u, sp.oo)
-    # log power: lim (d log B/du - p) * u
-    q = sp.limit((sp.diff(g, u) - p) * u, u, sp.oo) if p.is_finite else sp.Integer(0)
-    if p.has(sp.limit) or q.has(sp.Limit) or p.has(sp.Limit):
+    try:
+        g = sp.diff(sp.log(expr.subs(x, sp.exp(u))), u)
+        p = sp.limit(g, u, sp.oo)
+        q = sp.limit((g - p) * u, u, sp.oo) if p.is_finite else sp.Integer(0)
+    except (NotImplementedError, ValueError, TypeError) as e:
+        raise ValueError(f"cannot find the leading term of {expr} in {x}: {e}") from None
+    if p.has(sp.Limit) or q.has(sp.Limit) or p.has(sp.AccumBounds) or q.has(sp.AccumBounds):
         raise ValueError(f"cannot find the leading term of {expr} in {x}")
     return (p, q, 1)
 

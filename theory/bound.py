@@ -300,11 +300,20 @@ class Bound:
             x = y
         p, q, _ = leading(expr, x, oracle=SignOracle(rel))
         if subs:
-            sub = {self.symbol(k) if k in self.symbols else sp.Symbol(k, positive=True): _as_number(v)
-                   for k, v in subs.items()}
+            sub = self._subs(subs)
             p = p if p in (sp.oo, -sp.oo) else sp.simplify(p.subs(sub))
             q = sp.simplify(q.subs(sub))
         return p, q
+
+    def _subs(self, subs: dict) -> dict:
+        out = {}
+        for k, v in subs.items():
+            try:
+                sym = self.symbol(k)
+            except ValueError:
+                sym = S.CANONICAL.get(k) or sp.Symbol(k, positive=True)
+            out[sym] = _as_number(v)
+        return out
 
     def schedule_exponent(self, knob: str, var="T", **subs) -> sp.Expr:
         """Exponent in ``var`` of the prescribed ``knob`` (e.g. "eta" -> -α/(3α-2));
@@ -315,10 +324,10 @@ class Bound:
         e = self.schedule[knob]
         if knob == "beta":
             e = 1 - e
-        x = S.CANONICAL.get(var) if isinstance(var, str) else var
+        x = (S.CANONICAL.get(var) or sp.Symbol(var, positive=True)) if isinstance(var, str) else var
         p, _, _ = leading(e, x, oracle=SignOracle(self.valid_when))
         if subs:
-            p = sp.simplify(p.subs({S.CANONICAL[k]: _as_number(v) for k, v in subs.items()}))
+            p = sp.simplify(p.subs(self._subs(subs)))
         return p
 
     def exponent(self, var="T", **subs) -> sp.Expr:

@@ -144,6 +144,9 @@ def parse_expr(text: str, extra_symbols: Iterable[str] = ()) -> tuple[sp.Expr, t
         raise ValueError(f"parse_bound: text longer than {_MAX_LEN} characters")
     extra = {}
     for nm in extra_symbols:
+        if nm in S.CANONICAL:  # e.g. gamma: a symbol as a value, the function when called
+            extra[nm] = S.CANONICAL[nm]
+            continue
         if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", nm) or nm in FUNCTIONS or nm in _CONSTANTS:
             raise ValueError(f"parse_bound: extra symbol {nm!r} is not a free identifier")
         extra[nm] = S.CANONICAL.get(nm) or sp.Symbol(nm, positive=True)
