@@ -493,7 +493,11 @@ def _gpd_mle(y):
     ymax = y.max(axis=1, keepdims=True)
     tmin = -ybar / ymax  # theta > -1/ymax  <=>  tau > -ybar/ymax
     neg = tmin * (1.0 - np.geomspace(1e-6, 1.0, 24)[None, :-1])  # in (tmin, 0)
-    pos = np.broadcast_to(np.geomspace(1e-6, 1e6, 49)[None, :], (B, 49))
+    # theta * ybar = xi * ybar / sigma can be huge for xi > 1 (the mean is dominated by the max):
+    # scale the top of the grid by ybar / median(y), which grows like ybar / sigma
+    med = np.maximum(np.median(y, axis=1, keepdims=True), 1e-12 * ybar)
+    top = np.log(1e6 * np.maximum(1.0, ybar / med))
+    pos = np.exp(math.log(1e-6) + (top - math.log(1e-6)) * np.linspace(0.0, 1.0, 64)[None, :])
     tau = np.concatenate([neg, np.zeros((B, 1)), pos], axis=1)
     tau.sort(axis=1)
     rows = np.arange(B)
@@ -623,7 +627,7 @@ def gpd_tail_quantile(values, delta, threshold_quantile=0.9, confidence=0.95, me
     a = 1.0 - conf
     z = _st.norm.ppf(1 - a / 2)
     if method == "profile":
-        xi_hi = max(5.0, 2.0 * xi + 1.0)
+        xi_hi = min(max(5.0, 2.0 * xi + 1.0), 700.0 / L)  # keep expm1(xi L) finite
         low, high = _profile_interval(y[0], float(u[0]), L, est, _gpd_loglik(y[0], xi, sigma), xi_hi, conf)
         half = z * (1.0 + xi) / math.sqrt(m)
         xi_low, xi_high = xi - half, xi + half

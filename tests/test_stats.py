@@ -254,7 +254,7 @@ def test_hill_defaults_and_errors():
         S.hill_estimator([1.0, 2.0])
 
 
-@pytest.mark.parametrize("xi", [-0.3, 0.0, 0.3, 0.8])
+@pytest.mark.parametrize("xi", [-0.3, 0.0, 0.3, 0.8, 2.0, 5.0])
 def test_gpd_mle_matches_scipy_fit(xi):
     rng = np.random.default_rng(5)
     y = st.genpareto(xi, scale=1.5).rvs(size=800, random_state=rng)
