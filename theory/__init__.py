@@ -9,7 +9,7 @@
 ``BOUNDS`` (name -> Bound), ``get``, ``balance`` (exponent balancing), ``parse_bound`` (user bounds
 from text, no code evaluated), ``table`` (rows for ``python -m theory`` and the CLI).
 """
-from . import symbols
+from . import derivations, symbols
 from .balance import Balanced, balance
 from .bound import KINDS, QUANTITIES, STATUSES, Bound, Reference
 from .parse import parse_bound, parse_expr
@@ -17,7 +17,7 @@ from .registry import BOUNDS, get, r_sq, register, to_grad_norm
 from .table import format_table, table
 
 __all__ = [
-    "BOUNDS", "Balanced", "Bound", "KINDS", "QUANTITIES", "Reference", "STATUSES", "balance",
+    "BOUNDS", "Balanced", "Bound", "KINDS", "derivations", "QUANTITIES", "Reference", "STATUSES", "balance",
     "format_table", "get", "parse_bound", "parse_expr", "r_sq", "register", "symbols", "table",
     "to_grad_norm",
 ]

@@ -290,20 +290,30 @@ class Bound:
         variable var -> oo. Max/Min: the dominant argument in the limit. ``subs`` fixes symbols
         (e.g. ``alpha=Rational(3, 2)``) after the asymptotic analysis.
         """
-        x, small = self._var(var)
-        expr = self.expr
-        rel = self.valid_when
-        if small:
-            y = sp.Symbol("_inv_" + x.name, positive=True)
-            expr = expr.subs(x, 1 / y)
-            rel = tuple(r.subs(x, 1 / y) for r in rel)
-            x = y
-        p, q, _ = leading(expr, x, oracle=SignOracle(rel))
+        p, q = self._symbolic_rate(var.name if isinstance(var, sp.Symbol) else str(var))
         if subs:
             sub = self._subs(subs)
             p = p if p in (sp.oo, -sp.oo) else sp.simplify(p.subs(sub))
             q = sp.simplify(q.subs(sub))
         return p, q
+
+    @cached_property
+    def _rate_cache(self) -> dict:
+        return {}
+
+    def _symbolic_rate(self, name: str):
+        if name not in self._rate_cache:
+            x, small = self._var(name)
+            expr = self.expr
+            rel = self.valid_when
+            if small:
+                y = sp.Symbol("_inv_" + x.name, positive=True)
+                expr = expr.subs(x, 1 / y)
+                rel = tuple(r.subs(x, 1 / y) for r in rel)
+                x = y
+            p, q, _ = leading(expr, x, oracle=SignOracle(rel))
+            self._rate_cache[name] = (p, q)
+        return self._rate_cache[name]
 
     def _subs(self, subs: dict) -> dict:
         out = {}
