@@ -472,6 +472,7 @@ class Noise:
         fam = _v.choice("family", self.family, tuple(FAMILY_CODES))
         vec = _v.choice("vector", self.vector, tuple(VECTOR_CODES))
         if fam == "none":
+            vec = "iid"  # zero noise has no direction: one canonical form
             scale = _v.real("scale", self.scale, 0.0, 0.0)
         else:
             scale = _v.positive("scale", self.scale)
@@ -601,12 +602,9 @@ class Noise:
 
     # -- sampling (through the Numba kernels) --------------------------------------------------
     def sample(self, n, seed=0) -> np.ndarray:
-        """n scalar draws of one coordinate: ``noise_fill`` of an n-vector on stream (seed, 0).
-
-        For iid this is n i.i.d. draws of X; for radial too (a radial 1-vector is sign * |X|, which
-        has the law of X for the symmetric families, and of sign * |X| otherwise), but the
-        radial fill is defined per vector, so n scalar draws are taken as iid (vector ignored).
-        """
+        """n i.i.d. draws of X (one coordinate's law; the vector mode is ignored): ``noise_fill`` of
+        an n-vector with vector code IID on stream (seed, 0). For stable, Pareto and Gaussian this is
+        a prefix-consistent stream: ``sample(n)[:k] == sample(k)``."""
         n = _v.integer("n", n, 0)
         root = root_seed(seed)
         code, _, params = self.pack()

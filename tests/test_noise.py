@@ -403,7 +403,7 @@ def test_s1_mean_is_zero_by_pdf_quadrature(alpha, beta):
         f = lambda x: x * stats.levy_stable.pdf(x, alpha, beta)  # noqa: E731
         m = sum(integrate.quad(f, a, b, limit=500)[0] for a, b in [(-np.inf, -50), (-50, 0), (0, 50), (50, np.inf)])
     s0_shift = beta * math.tan(math.pi * alpha / 2)
-    assert abs(m) < 1e-3 and abs(s0_shift) > 0.5  # an S0-style shift would have been visible
+    assert abs(m) < 1e-3 and abs(s0_shift) > 0.1  # an S0-style shift would have been visible
 
 
 @pytest.mark.slow
@@ -412,3 +412,10 @@ def test_alpha1_skewed_moment_vs_large_monte_carlo(beta):
     nz = Noise.stable(1.0, beta)
     for p in (-0.5, 0.2, 0.45):
         _in_ci(lambda s: np.abs(nz.sample(2_000_000, seed=s)) ** p, nz.moment(p))
+
+
+def test_none_is_canonical_and_sample_ignores_vector_mode():
+    assert Noise("none", "radial", 0.0) == Noise.none()
+    r, i = Noise.stable(1.3, 0.2, vector="radial"), Noise.stable(1.3, 0.2)
+    assert r.sample(100, seed=4).tobytes() == i.sample(100, seed=4).tobytes()
+    assert i.sample(1000, seed=4)[:100].tobytes() == i.sample(100, seed=4).tobytes()
