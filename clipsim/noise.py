@@ -450,7 +450,7 @@ _PARAM_NAMES = {  # family -> the dict keys of its parameters (besides family, v
 
 
 def _fmt_num(x):
-    return f"{x:g}"
+    return f"{x:.12g}"
 
 
 @dataclass(frozen=True)
