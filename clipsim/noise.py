@@ -94,7 +94,7 @@ from ._rng import fill_uniform, root_seed, seed_state, uniform
 __all__ = [
     "NONE", "GAUSSIAN", "STABLE", "PARETO", "STUDENT_T", "IID", "RADIAL", "FAMILY_CODES",
     "VECTOR_CODES", "Noise", "NormMomentEstimate", "estimate_norm_moment", "noise_fill",
-    "noise_work_size",
+    "noise_work_size", "stable", "pareto", "student_t", "gaussian", "none",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -733,3 +733,11 @@ def estimate_norm_moment(noise, p, dim, n=200_000, seed=0, confidence=0.95) -> N
     se = float(np.std(y, ddof=1) / math.sqrt(n))
     z = float(_norm.ppf(0.5 + 0.5 * conf))
     return NormMomentEstimate(est, est - z * se, est + z * se, se, n, bool(2 * p < noise.tail_index))
+
+
+# Module-level constructors (the names used throughout clipsim and its docs).
+stable = Noise.stable
+pareto = Noise.pareto
+student_t = Noise.student_t
+gaussian = Noise.gaussian
+none = Noise.none
