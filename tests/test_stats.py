@@ -473,14 +473,6 @@ def test_gpd_quantile_coverage_slow():
 
 
 @pytest.mark.slow
-def test_gpd_bootstrap_undercoverage_is_as_documented():
-    """The percentile bootstrap option under-covers here (documented in gpd_tail_quantile)."""
-    R = 400
-    cov = _gpd_coverage(R, 23, "bootstrap")
-    assert cov < 0.95 - Z * mc_se(0.95, R), cov
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize("method", ["bonferroni", "betabinomial"])
 def test_sequential_error_rate_slow(method):
     delta, R = 0.05, 3000
