@@ -814,9 +814,13 @@ def delta_growth(deltas, values, confidence=0.95, n_boot=400, seed=0, threshold_
        Pareto-type tail, i.e. polynomial growth.
 
     Decision: ``"polynomial"`` if both lower ends (``kappa_low``, ``xi_low``) are > 0; ``"polylog"``
-    if both intervals reach 0 or lie below it (no evidence of polynomial growth: consistent with
-    polylog, not a proof of it); otherwise ``"inconclusive"``. Both two-parameter fits are reported
-    as well (``poly_*``, ``polylog_*``).
+    if the GPD shape interval lies at or below 0 (``xi_high <= 0``: an exponential-type or lighter
+    tail, so every quantile grows at most like log(1/delta)), or if both intervals reach 0 (no
+    evidence of polynomial growth: consistent with polylog, not a proof of it); otherwise
+    ``"inconclusive"``. The tail shape decides over ``kappa`` because the regression is
+    misspecified for polylogs with an offset, e.g. ``log(T/delta)^q``, which give a small positive
+    ``kappa`` over any finite delta range. Both two-parameter fits are reported (``poly_*``,
+    ``polylog_*``).
     """
     x = _sample("values", values, allow_inf=False, min_size=10)
     ds = _sample("deltas", deltas, allow_inf=False, min_size=3)
@@ -864,6 +868,8 @@ def delta_growth(deltas, values, confidence=0.95, n_boot=400, seed=0, threshold_
     xi = f"GPD xi = {g.xi:.3g} [{g.xi_low:.3g}, {g.xi_high:.3g}]"
     if k_lo > 0 and g.xi_low > 0:
         decision, why = "polynomial", f"{kap} > 0 and {xi} > 0"
+    elif g.xi_high <= 0:
+        decision, why = "polylog", f"{xi} <= 0: exponential-type or lighter tail ({kap})"
     elif k_lo <= 0 and g.xi_low <= 0:
         decision, why = "polylog", f"{kap} and {xi} both include 0 or lie below"
     else:

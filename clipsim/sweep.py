@@ -28,12 +28,16 @@ Format (all tables but ``[sweep]``, ``[objective]``, ``[noise]`` and ``[optimize
     [grid]                     # dotted paths → lists; the cells are their Cartesian product
     "noise.alpha" = [1.25, 1.5, 1.75, 2.0]
     n_steps = [100, 1000, 10000]
+    optimizer = [{label = "sgd", name = "clipped_sgd", eta = 0.1, clip = 1.0},   # whole tables
+                 {label = "momentum", name = "clipped_momentum", eta = 0.1, clip = 1.0, beta = 0.9}]
 
     [[check]]                  # bound checks run by `clipsim check`
     bound = "li_liu_2023_clipped_sgd"
     delta = [0.1, 0.01]
     values = {alpha = {expr = "alpha - 0.05"}, C_opt = 1.0}
     calibrate = {n_steps = [100, 1000]}   # cells whose values match calibrate hidden constants
+    # rate = "n_steps"  statistic = "median"  tolerance = 0.05   → fitted exponent vs bound.exponent("T")
+    # growth = true     → per cell, polylog vs polynomial growth of the (1-δ)-quantile over the δ list
 
     [[figure]]                 # figures made by `clipsim plot` from the store
     kind = "rate"
@@ -63,7 +67,8 @@ else:  # pragma: no cover
 
 TOP_KEYS = ("sweep", "vars", "objective", "noise", "optimizer", "grid", "check", "figure")
 SWEEP_KEYS = ("name", "description", "n_steps", "seeds", "seed", "record", "x0")
-CHECK_KEYS = ("bound", "metric", "delta", "values", "calibrate", "confidence", "where")
+CHECK_KEYS = ("bound", "metric", "delta", "values", "calibrate", "confidence", "where", "rate", "statistic",
+              "tolerance", "n_boot", "growth")
 FIGURE_KEYS = ("kind", "x", "group", "metric", "statistic", "bound", "values", "where", "title", "name",
                "deltas", "series")
 FIGURE_KINDS = ("rate", "quantile_delta", "failure_probability", "gen_gap", "tail_index", "trajectory")
@@ -207,6 +212,15 @@ def from_spec(spec, path="") -> Sweep:
         variables = dict(variables0)
         coords = []
         for (gpath, _), value in zip(axes, combo):
+            if isinstance(value, dict):  # a whole table, e.g. one optimizer of several; "label" names it
+                value = dict(value)
+                shown = value.pop("label", value.get("name", gpath))
+                if gpath in top or "." in gpath:
+                    raise ValueError(f"[grid] {gpath}: tables may replace only a whole [objective], [noise] or "
+                                     f"[optimizer]")
+                s[gpath] = value
+                coords.append((gpath, shown))
+                continue
             if gpath in top:
                 top[gpath] = value
             else:

@@ -121,3 +121,23 @@ def test_bad_spec_keys_name_the_key(tmp_path):
 def test_bounds_listing():
     out = _cli("bounds")
     assert out.returncode == 0 and "li_liu_2023_clipped_sgd" in out.stdout
+
+
+def test_check_and_plot_read_the_store(tmp_path):
+    store, figs, report = tmp_path / "s", tmp_path / "figs", tmp_path / "report.md"
+    assert _cli("run", TINY, "--store", str(store), "--quiet").returncode == 0
+    out = _cli("check", TINY, "--store", str(store), "--out", str(report))
+    assert out.returncode in (0, 1), out.stderr
+    text = report.read_text()
+    assert "Calibration" in text and "Rates" in text and "Held-out verdict" in text
+    assert ("violated" in text) == (out.returncode == 1)
+    plot = _cli("plot", TINY, "--store", str(store), "--out", str(figs))
+    assert plot.returncode == 0, plot.stderr
+    for name in ("tiny_rate", "tiny_quantiles"):
+        for ext in ("pdf", "png"):
+            assert (figs / f"{name}.{ext}").stat().st_size > 1000
+
+
+def test_check_before_run_is_a_clear_error(tmp_path):
+    out = _cli("check", TINY, "--store", str(tmp_path / "empty"))
+    assert out.returncode == 2 and "run `clipsim run` first" in out.stderr

@@ -1,0 +1,256 @@
+"""Bound checks of a stored sweep, as data and as a Markdown report (``clipsim check``).
+
+Each ``[[check]]`` of a sweep spec is run against the stored cells:
+
+- per cell and per δ: :func:`clipsim.check` (verdict, interval, bound value, tightness, validity);
+- ``calibrate = {grid values}``: the bound's hidden constant is fitted on the matching cells
+  (:func:`clipsim.stats.calibrate_constant`) and tested on the others
+  (:func:`clipsim.stats.test_calibrated`), per δ;
+- ``rate = "n_steps"`` (or ``"objective.n"``): the log-log slope of the ``statistic`` (default
+  median) against that grid variable, per group of the other grid values, with its bootstrap CI,
+  against the bound's exponent (:meth:`theory.Bound.exponent`); ``tolerance`` sets a practical band.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import stats as St
+from .check import check as check_bound
+from .sweep import _resolve, matches
+
+RATE_SYMBOL = {"n_steps": "T", "objective.n": "n", "optimizer.batch": "B"}
+
+
+@dataclass(frozen=True)
+class RateRow:
+    """A fitted exponent for one group of cells."""
+
+    group: str
+    var: str
+    slope: St.LoglogSlope
+    theory: float
+    tolerance: float
+
+    @property
+    def within(self):
+        return abs(self.slope.slope - self.theory) <= self.tolerance
+
+    @property
+    def covered(self):
+        return self.slope.low <= self.theory <= self.slope.high
+
+
+def load_results(sweep, store):
+    """(cell, SimResult) for every cell of ``sweep``; a clear error if any is not stored."""
+    missing = [c for c in sweep.cells if not store.has(c.key)]
+    if missing:
+        raise ValueError(f"{len(missing)} of {len(sweep.cells)} cells of sweep {sweep.name!r} are not in store "
+                         f"{store.path}: run `clipsim run` first")
+    return [(c, store.load(c.key)) for c in sweep.cells]
+
+
+def _deltas(spec):
+    d = spec.get("delta")
+    return [None] if d is None else (d if isinstance(d, list) else [d])
+
+
+def _cell_values(spec, cell):
+    return _resolve(dict(spec.get("values", {})), cell.variables, f"[[check]] {spec['bound']} values")
+
+
+def _metric(spec, bound, result):
+    name = spec.get("metric", bound.quantity)
+    if name not in result.metrics:
+        raise ValueError(f"[[check]] {spec['bound']}: metric {name!r} is not recorded; "
+                         f"recorded: {', '.join(result.metrics)}")
+    q = np.asarray(result.metrics[name], dtype=float)
+    return np.where(result.metrics["diverged"], np.inf, q)
+
+
+def _alpha(values):
+    return {"alpha": values["alpha"]} if "alpha" in values else {}
+
+
+def run_check(spec, results):
+    """Evaluate one ``[[check]]`` table over ``results`` → dict with 'cells', 'calibration', 'rates'."""
+    import theory
+
+    bound = theory.get(spec["bound"])
+    conf = float(spec.get("confidence", 0.95))
+    where = spec.get("where")
+    results = [(c, r) for c, r in results if matches(c, where)]
+    out = {"bound": bound, "spec": spec, "cells": [], "calibration": [], "rates": [], "growth": []}
+    calib = spec.get("calibrate")
+    metric = spec.get("metric", bound.quantity)
+    missing = [h.name for h in bound.hidden_constants if h.name not in spec.get("values", {})]
+    shape_only = calib is None and missing and (spec.get("rate") or spec.get("growth"))
+    out["note"] = (f"Per-cell verdicts need a value for {', '.join(missing)} (or `calibrate`); this check "
+                   f"tests the shape only." if shape_only else "")
+    for delta in ([] if shape_only else _deltas(spec)):
+        if calib is None:
+            for cell, res in results:
+                vals = _cell_values(spec, cell)
+                bc = check_bound(bound, res, delta, confidence=conf, **vals)
+                out["cells"].append((cell, bc))
+            continue
+        hidden = [s.name for s in bound.hidden_constants]
+        free = [h for h in hidden if h not in spec.get("values", {})]
+        if len(free) != 1:
+            raise ValueError(f"[[check]] {bound.name}: calibrate needs exactly one hidden constant without a value; "
+                             f"hidden: {', '.join(hidden) or 'none'}")
+        cal_cells, test_cells = [], []
+        for cell, res in results:
+            vals = _cell_values(spec, cell)
+            vals[free[0]] = 1.0
+            bc = check_bound(bound, res, delta, confidence=conf, **vals)
+            sc = St.Cell(_metric(spec, bound, res), bc.bound_value, cell.label())
+            (cal_cells if matches(cell, calib) else test_cells).append(sc)
+        if not cal_cells or not test_cells:
+            raise ValueError(f"[[check]] {bound.name}: calibrate = {calib} leaves {len(cal_cells)} calibration and "
+                             f"{len(test_cells)} held-out cells; need at least one of each")
+        cal = St.calibrate_constant(cal_cells, delta, conf)
+        test = St.test_calibrated(cal.C, test_cells, delta, conf) if math.isfinite(cal.C) else None
+        out["calibration"].append((delta, free[0], cal, test))
+    var = spec.get("rate")
+    if var is not None:
+        if var not in RATE_SYMBOL:
+            raise ValueError(f"[[check]] {bound.name}: rate = {var!r} is not allowed: must be one of "
+                             f"{', '.join(RATE_SYMBOL)}")
+        groups = defaultdict(list)
+        for cell, res in results:
+            key = tuple((p, v) for p, v in cell.coords if p != var)
+            groups[key].append((dict(cell.coords)[var], cell, res))
+        tol = float(spec.get("tolerance", 0.05))
+        for key, items in groups.items():
+            items.sort(key=lambda t: t[0])
+            x = [t[0] for t in items]
+            samples = [_metric(spec, bound, t[2]) for t in items]
+            fit = St.loglog_slope(x, samples, statistic=spec.get("statistic", "median"), confidence=conf,
+                                  n_boot=int(spec.get("n_boot", 1000)), seed=0)
+            vals = _cell_values(spec, items[0][1])
+            expo = float(bound.exponent(RATE_SYMBOL[var], **_alpha(vals)))
+            label = ", ".join(f"{p}={v}" for p, v in key) or "all"
+            out["rates"].append(RateRow(label, var, fit, expo, tol))
+    if spec.get("growth"):
+        deltas = [d for d in _deltas(spec) if d is not None]
+        if len(deltas) < 3:
+            raise ValueError(f"[[check]] {bound.name}: growth needs a list of at least 3 deltas")
+        for cell, res in results:
+            with warnings.catch_warnings(record=True):
+                warnings.simplefilter("always", St.ClipsimWarning)
+                g = St.delta_growth(deltas, _metric(spec, bound, res), confidence=conf)
+            out["growth"].append((cell, g))
+    out["metric"] = metric
+    return out
+
+
+def _fmt(x):
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        if math.isinf(x):
+            return "∞" if x > 0 else "-∞"
+        return f"{x:.4g}"
+    return str(x)
+
+
+def render(sweep, checks, results):
+    """Markdown for the evaluated checks of ``sweep``."""
+    lines = [f"# clipsim report: {sweep.name}", ""]
+    if sweep.description:
+        lines += [sweep.description, ""]
+    meta = results[0][1].meta if results else {}
+    seeds = sorted({r.n_seeds for _, r in results})
+    lines += [f"- cells: {len(results)}; seeds per cell: {', '.join(map(str, seeds))}; root seed "
+              f"{results[0][1].config['seed'] if results else '—'}",
+              f"- versions: {', '.join(f'{k} {v}' for k, v in meta.get('versions', {}).items())}; "
+              f"threads: {meta.get('threads', '—')}", ""]
+    n_violated = 0
+    for ev in checks:
+        b = ev["bound"]
+        lines += [f"## {b.name} ({b.kind}, status [{b.status}])", "",
+                  f"Bound: ${b.latex()}$  ", f"Reference: {b.reference}  ",
+                  f"Metric: `{ev['metric']}`", ""] + ([ev["note"], ""] if ev["note"] else [])
+        if ev["cells"]:
+            lines += ["| cell | δ | verdict | statistic | estimate [CI] | bound | ratio | P(fail) [CI] | diverged | note |",
+                      "|---|---|---|---|---|---|---|---|---|---|"]
+            for cell, bc in ev["cells"]:
+                n_violated += bc.verdict == "violated"
+                fail = (f"{bc.failure.estimate:.3g} [{bc.failure.low:.3g}, {bc.failure.high:.3g}]"
+                        if bc.failure is not None else "—")
+                lines.append(f"| {cell.label()} | {_fmt(bc.delta)} | **{bc.verdict}** | {bc.statistic} | "
+                             f"{_fmt(bc.estimate)} [{_fmt(bc.low)}, {_fmt(bc.high)}] | {_fmt(bc.bound_value)} | "
+                             f"{_fmt(bc.ratio)} | {fail} | {bc.n_diverged}/{bc.n_seeds} | {bc.reason} |")
+            lines.append("")
+        for delta, name, cal, test in ev["calibration"]:
+            lines += [f"**Calibration** at δ = {delta:g}: {name} = {_fmt(cal.C)} (binding cell {cal.binding}).", ""]
+            if test is None:
+                lines += ["No finite constant: a calibration cell has too few seeds or too many divergences.", ""]
+                continue
+            n_violated += test.verdict == "violated"
+            lines += [f"Held-out verdict: **{test.verdict}**", "",
+                      "| held-out cell | verdict | P(Q > C·B) [CI] | (1-δ)-quantile | C·B | tightness |",
+                      "|---|---|---|---|---|---|"]
+            for c in test.cells:
+                lines.append(f"| {c.label} | {c.verdict} | {c.failure.estimate:.3g} [{c.failure.low:.3g}, "
+                             f"{c.failure.high:.3g}] | {_fmt(c.quantile)} | {_fmt(c.bound)} | {_fmt(c.tightness)} |")
+            lines.append("")
+        if ev["rates"]:
+            lines += [f"**Rates** (log-log slope of the {ev['spec'].get('statistic', 'median')} of `{ev['metric']}` "
+                      f"against {ev['rates'][0].var}; bootstrap CI over seeds)", "",
+                      "| group | fitted exponent | CI | theory | difference | within ±tol | CI covers theory |",
+                      "|---|---|---|---|---|---|---|"]
+            for rr in ev["rates"]:
+                lines.append(f"| {rr.group} | {rr.slope.slope:.3f} | [{rr.slope.low:.3f}, {rr.slope.high:.3f}] | "
+                             f"{rr.theory:.3f} | {rr.slope.slope - rr.theory:+.3f} | "
+                             f"{'yes' if rr.within else 'no'} (±{rr.tolerance:g}) | {'yes' if rr.covered else 'no'} |")
+            lines.append("")
+        if ev["growth"]:
+            lines += [f"**Growth of the (1-δ)-quantile of `{ev['metric']}` as δ → 0** (polylog vs polynomial in 1/δ)", "",
+                      "| cell | decision | κ (coefficient of log 1/δ) [CI] | polynomial slope | polylog power | GPD ξ [CI] | quantiles |",
+                      "|---|---|---|---|---|---|---|"]
+            for cell, g in ev["growth"]:
+                qs = ", ".join(f"{d:g}: {_fmt(q)}" for d, q in zip(g.deltas, g.quantiles))
+                lines.append(f"| {cell.label()} | **{g.decision}** | {g.kappa:.3f} [{g.kappa_low:.3f}, {g.kappa_high:.3f}] | "
+                             f"{g.poly_slope:.3f} | {g.polylog_power:.3f} | {g.gpd.xi:.3f} [{g.gpd.xi_low:.3f}, "
+                             f"{g.gpd.xi_high:.3f}] | {qs} |")
+            lines.append("")
+    return "\n".join(lines), n_violated
+
+
+def check_sweep(sweep, store):
+    """(Markdown report, number of violated verdicts) for all ``[[check]]`` tables of ``sweep``."""
+    if not sweep.checks:
+        raise ValueError(f"sweep {sweep.name!r} declares no [[check]] tables")
+    results = load_results(sweep, store)
+    checks = [run_check(spec, results) for spec in sweep.checks]
+    return render(sweep, checks, results)
+
+
+def failure_probability_cli(sweep, cell_index, bound_name, delta, values, *, batch, max_seeds, confidence):
+    """Sequential estimate of P(Q > B(δ)) for one cell (``clipsim failure-prob``); prints and returns the decision."""
+    import theory
+
+    from . import _validate as V
+    from .runner import run_config
+
+    bound = theory.get(bound_name)
+    i = V.integer("--cell", cell_index, 0, len(sweep.cells) - 1)
+    cell = sweep.cells[i]
+    probe = run_config({**cell.config, "n_seeds": 1, "record": None})
+    B = check_bound(bound, probe, delta, confidence=confidence, **values).bound_value
+
+    def sample(start, count):
+        res = run_config({**cell.config, "n_seeds": count, "first_seed": start, "record": None})
+        q = np.asarray(res.metrics[bound.quantity], dtype=float)
+        return np.where(res.metrics["diverged"], np.inf, q)
+
+    out = St.sequential_failure_test(sample, B, delta, batch=batch, max_seeds=max_seeds, confidence=confidence)
+    print(f"{bound.name} on {sweep.name} [{cell.label()}]: B(δ={delta:g}) = {B:.4g}")
+    print(str(out))
+    return out.decision
