@@ -126,7 +126,7 @@ def _quantile_delta(spec, items, ax):
         poor = False
         for d in deltas:
             ci = St.quantile_ci(x, 1 - d)
-            if x.size * d >= 10 or not np.isfinite(x).all():
+            if x.size * d >= 10 or d >= 0.05 or not np.isfinite(x).all():  # GPD fits above the 0.9-quantile
                 est.append(ci.estimate), lo.append(ci.low), hi.append(ci.high), ext.append(False)
             else:
                 with warnings.catch_warnings(record=True) as caught:
