@@ -21,26 +21,33 @@ def run_config(config, threads=None):
                     first_seed=config.get("first_seed", 0), threads=threads)
 
 
-class Progress:
-    """Cells done, seeds per second and ETA on stderr (one line per cell when not a terminal)."""
+def _work(config):
+    return config["n_seeds"] * config["n_steps"] * config["objective"]["dim"]
 
-    def __init__(self, total, seeds_per_cell, enabled=True, stream=None):
-        self.total, self.done, self.seeds = total, 0, 0
-        self.per = seeds_per_cell
+
+class Progress:
+    """Cells done, seeds per second and ETA on stderr (one line per cell when not a terminal).
+
+    The ETA weighs cells by their work (seeds × steps × dim), since cells of a sweep differ in T.
+    """
+
+    def __init__(self, configs, enabled=True, stream=None):
+        self.total, self.done, self.seeds = len(configs), 0, 0
+        self.work_total, self.work_done = sum(map(_work, configs)), 0
         self.t0 = time.perf_counter()
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
-    def step(self, n_seeds, label=""):
+    def step(self, config, label=""):
         self.done += 1
-        self.seeds += n_seeds
+        self.seeds += config["n_seeds"]
+        self.work_done += _work(config)
         if not self.enabled:
             return
         dt = max(time.perf_counter() - self.t0, 1e-9)
-        rate = self.seeds / dt
-        left = (self.total - self.done) * self.per / rate if rate > 0 else float("nan")
-        msg = f"[{self.done}/{self.total} cells] {rate:,.0f} seeds/s  ETA {left:,.0f} s  {label}"
+        left = (self.work_total - self.work_done) * dt / max(self.work_done, 1)
+        msg = f"[{self.done}/{self.total} cells] {self.seeds / dt:,.0f} seeds/s  ETA {left:,.0f} s  {label}"
         if self.tty:
             self.stream.write("\r" + msg[:120].ljust(120) + ("\n" if self.done == self.total else ""))
         else:
@@ -55,11 +62,11 @@ def run_sweep(sweep, store, *, executor="local", scheduler=None, workers=None, p
     V.choice("executor", executor, ("local", "dask"))
     todo = [c for c in sweep.cells if not store.has(c.key)]
     skipped = len(sweep.cells) - len(todo)
-    bar = Progress(len(todo), max((c.config["n_seeds"] for c in todo), default=0), progress)
+    bar = Progress([c.config for c in todo], progress)
     if executor == "local":
         for cell in todo:
             store.put(cell.key, cell.sweep, cell.coords, run_config(cell.config, threads=threads))
-            bar.step(cell.config["n_seeds"], cell.label())
+            bar.step(cell.config, cell.label())
         return len(todo), skipped
     try:
         from dask.distributed import Client, LocalCluster, as_completed
@@ -78,7 +85,7 @@ def run_sweep(sweep, store, *, executor="local", scheduler=None, workers=None, p
         for fut in as_completed(futures):
             cell = by_key[fut.key.removeprefix("clipsim-")]
             store.put(cell.key, cell.sweep, cell.coords, fut.result())
-            bar.step(cell.config["n_seeds"], cell.label())
+            bar.step(cell.config, cell.label())
     finally:
         client.close()
         if cluster is not None:
