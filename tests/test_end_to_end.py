@@ -141,3 +141,16 @@ def test_check_and_plot_read_the_store(tmp_path):
 def test_check_before_run_is_a_clear_error(tmp_path):
     out = _cli("check", TINY, "--store", str(tmp_path / "empty"))
     assert out.returncode == 2 and "run `clipsim run` first" in out.stderr
+
+
+def test_failure_prob_decides_sequentially():
+    """A generous constant: the anytime interval of P(Q > B) falls below δ within the budget."""
+    out = _cli("failure-prob", TINY, "--cell", "0", "--bound", "li_liu_2023_clipped_sgd", "--delta", "0.2",
+               "--value", "C_opt=5", "--value", "alpha=1.4", "--batch", "64", "--max-seeds", "512")
+    assert out.returncode == 0, out.stderr
+    assert "holds" in out.stdout and "B(δ=0.2)" in out.stdout
+    tight = _cli("failure-prob", TINY, "--cell", "0", "--bound", "li_liu_2023_clipped_sgd", "--delta", "0.2",
+                 "--value", "C_opt=0.5", "--value", "alpha=1.4", "--batch", "64", "--max-seeds", "512")
+    assert tight.returncode == 1 and "violated" in tight.stdout
+    bad = _cli("failure-prob", TINY, "--bound", "li_liu_2023_clipped_sgd", "--delta", "0.2", "--value", "C_opt")
+    assert bad.returncode == 2 and "NAME=NUMBER" in bad.stderr
