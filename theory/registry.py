@@ -81,35 +81,25 @@ register(Bound(
                 + _LOG_POWER_DOC,
 ))
 
-register(Bound(
+# Momentum and AdaGrad: the clipped-SGD record with their own notes, assumptions and schedule.
+_li_liu_sgd = BOUNDS["li_liu_2023_clipped_sgd"]
+register(_li_liu_sgd.with_(
     name="li_liu_2023_clipped_momentum",
-    expr=C_opt * sp.log(T / delta) ** log_power * T ** r_sq,
-    quantity="avg_grad_sq", kind="high_probability", status="D",
     status_note="[D/R]: same exponent as clipped SGD (THEORY §4.1)",
-    reference=_li_liu, delta=delta, hidden_constants=(C_opt,),
     assumptions=(_smooth, _heavy, "finite sum F_S; the bound is on grad F_S",
                  "clipped momentum (THEORY §2.2), fixed beta in (0, 1) (not prescribed)"),
-    valid_when=ALPHA_RANGE + _DELTA_RANGE,
-    schedule=_sgd_schedule, defaults={"log_power": 1},
-    lhs=r"\frac{1}{T}\sum_{t=1}^{T}\|\nabla F_S(w_t)\|^2",
     description="Clipped SGD with momentum: same rate as clipped SGD. " + _LOG_POWER_DOC,
 ))
 
-register(Bound(
+register(_li_liu_sgd.with_(
     name="li_liu_2023_clipped_adagrad",
-    expr=C_opt * sp.log(T / delta) ** log_power * T ** r_sq,
-    quantity="avg_grad_sq", kind="high_probability", status="D",
     status_note="[D/R] exponent; bounded loss f <= M and polylog(1/δ) [2nd] (THEORY §4.1)",
-    reference=_li_liu, delta=delta, hidden_constants=(C_opt,),
     assumptions=(_smooth, _heavy, "bounded loss f <= M (C_opt depends on M)",
                  "finite sum F_S; the bound is on grad F_S",
                  "clipped AdaGrad-Norm (THEORY §2.3)"),
-    valid_when=ALPHA_RANGE + _DELTA_RANGE,
     # [D]: b_T ~ sqrt(T lam^(2-alpha) sigma^alpha) ~ T^(alpha/(3alpha-2)) with this lam, so a
     # constant eta gives the effective step eta/b_T of clipped SGD's schedule.
     schedule={"eta": c_eta, "lam": c_lam * sigma * T ** (1 / (3 * alpha - 2))},
-    defaults={"log_power": 1},
-    lhs=r"\frac{1}{T}\sum_{t=1}^{T}\|\nabla F_S(w_t)\|^2",
     description="Clipped AdaGrad-Norm: same rate; polylog(1/δ) encoded as log(T/δ)^q. "
                 "Schedule [D]: constant eta (AdaGrad's accumulator supplies T^(-α/(3α-2))). "
                 + _LOG_POWER_DOC,
