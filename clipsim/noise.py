@@ -89,6 +89,7 @@ import numpy as np
 from numba import njit
 
 from . import _validate as _v
+from . import _vmath as _vm
 from ._rng import fill_uniform, root_seed, seed_state, uniform
 
 __all__ = [
@@ -140,20 +141,42 @@ def _stable_consts(alpha, beta):
     return math.atan(t) / alpha, (1.0 + t * t) ** (0.5 / alpha)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _stable_gen(u1, u2, alpha, bb, ss, ex):
+    """CMS for alpha not in {1, 2} (bb, ss from _stable_consts; ex = (1 - alpha)/alpha). Branch-free."""
+    v = math.pi * (u1 - 0.5)
+    w = -_vm.log(u2)
+    cv = _vm.cos(v)
+    avb = alpha * (v + bb)
+    return ss * _vm.sin(avb) / cv * _vm.pow(_vm.cos(v - avb) / (w * cv), ex)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _stable_a1(u1, u2, beta):
+    """CMS for alpha = 1 (S1). Branch-free; tan v = sin v / cos v."""
+    v = math.pi * (u1 - 0.5)
+    w = -_vm.log(u2)
+    sv, cv = _vm.sincos(v)
+    hp = 0.5 * math.pi
+    c = hp + beta * v
+    return (c * (sv / cv) - beta * _vm.log(hp * w * cv / c)) / hp
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _stable_a2(u1, u2):
+    """alpha = 2: 2 sqrt(W) sin V = N(0, 2). Branch-free."""
+    v = math.pi * (u1 - 0.5)
+    return 2.0 * math.sqrt(-_vm.log(u2)) * _vm.sin(v)
+
+
 @njit(cache=True)
 def _stable_from(u1, u2, alpha, beta, bb, ss):
     """One standard S1 stable draw from two open-(0,1) uniforms (bb, ss from _stable_consts)."""
-    v = math.pi * (u1 - 0.5)
-    w = -math.log(u2)
     if alpha == 2.0:
-        return 2.0 * math.sqrt(w) * math.sin(v)
+        return _stable_a2(u1, u2)
     if alpha == 1.0:
-        hp = 0.5 * math.pi
-        c = hp + beta * v
-        return (c * math.tan(v) - beta * math.log(hp * w * math.cos(v) / c)) / hp
-    cv = math.cos(v)
-    avb = alpha * (v + bb)
-    return ss * math.sin(avb) / cv * (math.cos(v - avb) / (w * cv)) ** ((1.0 - alpha) / alpha)
+        return _stable_a1(u1, u2, beta)
+    return _stable_gen(u1, u2, alpha, bb, ss, (1.0 - alpha) / alpha)
 
 
 @njit(cache=True)
@@ -184,7 +207,7 @@ def _scalar_draw(code, params, state):
     if code == GAUSSIAN:
         u1 = uniform(state)
         u2 = uniform(state)
-        return scale * math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+        return scale * math.sqrt(-2.0 * _vm.log(u1)) * _vm.cos(2.0 * math.pi * u2)
     if code == STABLE:
         alpha = params[1]
         beta = params[2]
@@ -207,6 +230,37 @@ def _scalar_draw(code, params, state):
 # ---------------------------------------------------------------------------------------------
 # Block fills
 # ---------------------------------------------------------------------------------------------
+@njit(cache=True, error_model="numpy")
+def _bm_pairs(c_out, s_out, u, scale):
+    """c_out[p], s_out[p] = r cos th, r sin th of the pair (u[2p], u[2p+1]) (distinct array arguments:
+    LLVM checks overlap at run time and vectorises)."""
+    for p in range(c_out.shape[0]):
+        r = scale * math.sqrt(-2.0 * _vm.log(u[2 * p]))
+        sn, cs = _vm.sincos(2.0 * math.pi * u[2 * p + 1])
+        c_out[p] = r * cs
+        s_out[p] = r * sn
+
+
+@njit(cache=True, error_model="numpy")
+def _box_muller(out, j, work, k, scale):
+    """out[j:j+k] from the uniform pairs (work[2p], work[2p+1]): out[j+2p] = r cos th, out[j+2p+1] =
+    r sin th, r = scale sqrt(-2 log work[2p]), th = 2 pi work[2p+1]. For vectorisation the transform
+    loop writes unit-stride halves (cos parts to out[j:j+h], sin parts to out[j+h:j+2h]); a cheap
+    second pass interleaves them through ``work`` (whose uniforms are used up by then)."""
+    h = k >> 1
+    _bm_pairs(out[j:j + h], out[j + h:j + 2 * h], work, scale)
+    last = 0.0
+    if k & 1:
+        last = scale * math.sqrt(-2.0 * _vm.log(work[k - 1])) * _vm.cos(2.0 * math.pi * work[k])
+    for i in range(2 * h):
+        work[i] = out[j + i]
+    for p in range(h):
+        out[j + 2 * p] = work[p]
+        out[j + 2 * p + 1] = work[h + p]
+    if k & 1:
+        out[j + k - 1] = last
+
+
 @njit(cache=True)
 def _fill_gaussian(out, work, state, scale):
     """out[:] = i.i.d. N(0, scale^2), Box-Muller pairs on blocks of uniforms."""
@@ -217,13 +271,24 @@ def _fill_gaussian(out, work, state, scale):
         k = min(m, d - j)
         nu = k + (k & 1)
         fill_uniform(state, work[:nu])
-        for i in range(0, k, 2):
-            r = scale * math.sqrt(-2.0 * math.log(work[i]))
-            th = 2.0 * math.pi * work[i + 1]
-            out[j + i] = r * math.cos(th)
-            if i + 1 < k:
-                out[j + i + 1] = r * math.sin(th)
+        _box_muller(out, j, work, k, scale)
         j += k
+
+
+@njit(cache=True, error_model="numpy")
+def _stable_block(out, j, work, k, scale, alpha, beta, bb, ss):
+    """out[j:j+k] = scale * stable draws from the uniform pairs in work[:2k]; one branch-free,
+    vectorisable loop per case (alpha generic, 1, 2)."""
+    if alpha == 2.0:
+        for i in range(k):
+            out[j + i] = scale * _stable_a2(work[2 * i], work[2 * i + 1])
+    elif alpha == 1.0:
+        for i in range(k):
+            out[j + i] = scale * _stable_a1(work[2 * i], work[2 * i + 1], beta)
+    else:
+        ex = (1.0 - alpha) / alpha
+        for i in range(k):
+            out[j + i] = scale * _stable_gen(work[2 * i], work[2 * i + 1], alpha, bb, ss, ex)
 
 
 @njit(cache=True)
@@ -238,8 +303,7 @@ def _fill_stable(out, work, state, scale, alpha, beta):
     while j < d:
         k = min(m, d - j)
         fill_uniform(state, work[:2 * k])
-        for i in range(k):
-            out[j + i] = scale * _stable_from(work[2 * i], work[2 * i + 1], alpha, beta, bb, ss)
+        _stable_block(out, j, work, k, scale, alpha, beta, bb, ss)
         j += k
 
 
