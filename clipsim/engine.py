@@ -8,6 +8,11 @@ an 8-seed run. Nothing is reduced across seeds inside the parallel loop and ``fa
 Memory is O(M × (metrics + record grid)): per seed the kernel streams running sums and minima and
 stores values only on the record grid (log-spaced by default), never the trajectory.
 
+Numba cache caveat: ``cache=True`` keys a kernel's cache on its own source file only, so the cached
+``_drive`` / ``_path`` do NOT notice edits to functions they call in other modules (``noise.py``,
+``_vmath.py``, ``objectives.py``, ``_rng.py``). After changing those, clear the caches before measuring
+or testing: ``find clipsim -name '*.nbi' -delete -o -name '*.nbc' -delete``.
+
 Stochastic gradient: population objectives ``g_t = ∇F(w_t) + ξ_t``; finite-sum objectives
 ``g_t = ∇f(w_t; z_j) + ξ_t`` with j uniform on [n] (ξ = 0 unless a noise is given). ``batch`` > 1
 averages that many draws. A non-finite F(w_t) or ‖∇F(w_t)‖² marks the seed diverged at step t: its
@@ -38,6 +43,13 @@ METRICS = ("avg_grad_sq", "min_grad_sq", "final_grad_sq", "final_gap", "final_va
 RECORDS = ("grad_sq", "gap", "avg_grad_sq", "dist", "pop_grad_sq", "gen_gap")
 _POP_METRICS = METRICS[10:]
 _POP_RECORDS = RECORDS[4:]
+
+# Seeds per parallel chunk of _drive's prange (set around the call in simulate; calling
+# set_parallel_chunksize inside the kernel would make it uncacheable). Dynamic chunks of a few seeds
+# instead of one static block per thread: on a shared machine a thread whose core is busy would
+# otherwise hold up the whole call. Seeds are independent and write only their own rows, so the
+# schedule cannot change any result.
+_CHUNK = 8
 
 (_AVG, _MIN, _FGSQ, _FGAP, _FVAL, _AVGN, _CLIPF, _MAXD, _DIV, _DIVT,
  _PAVG, _PFGSQ, _PFGAP, _FGEN, _FDEV) = range(len(METRICS))
@@ -74,6 +86,11 @@ def _stoch_grad(ocode, ofp, X, y, w, grad, ncode, nvec, nparams, state, xi, work
     """out = mean over ``count`` draws of a stochastic gradient at w (``grad`` holds ∇F(w))."""
     d = w.shape[0]
     n = X.shape[0]
+    if count == 1 and n == 0 and ncode != _noise.NONE:  # the common case, one fused loop
+        _noise.noise_fill(ncode, nvec, nparams, state, xi, work)
+        for i in range(d):
+            out[i] = (0.0 + grad[i]) + xi[i]  # bitwise the general path's (0 + grad) + xi
+        return
     for i in range(d):
         out[i] = 0.0
     for _ in range(count):
@@ -130,7 +147,7 @@ def _path(m, ocode, ofp, X, y, f_star, pop_f_star, haspop, ncode, nvec, nparams,
     sum_gn = 0.0
     sum_pgsq = 0.0
     min_gsq = np.inf
-    max_dist = 0.0
+    max_dist2 = 0.0
     n_clip = 0
     n_ops = 0
     gi = 0
@@ -141,15 +158,13 @@ def _path(m, ocode, ofp, X, y, f_star, pop_f_star, haspop, ncode, nvec, nparams,
     for t in range(1, T + 2):  # iterate w_t; the step is skipped at t = T + 1
         fval = _obj.full_grad(ocode, ofp, X, y, w, grad)
         gsq = 0.0
-        for i in range(d):
+        dist2 = 0.0
+        for i in range(d):  # two independent chains in one loop (each summed in index order)
             gsq += grad[i] * grad[i]
+            dist2 += (w[i] - x0[i]) ** 2
         if not (math.isfinite(fval) and math.isfinite(gsq)):
             diverged_at = t
             break
-        dist = 0.0
-        for i in range(d):
-            dist += (w[i] - x0[i]) ** 2
-        dist = math.sqrt(dist)
         if haspop:
             pval = _obj.population(ocode, ofp, X, y, w, pgrad)
             pgsq = 0.0
@@ -161,10 +176,10 @@ def _path(m, ocode, ofp, X, y, f_star, pop_f_star, haspop, ncode, nvec, nparams,
             sum_pgsq += pgsq
             if gsq < min_gsq:
                 min_gsq = gsq
-        if dist > max_dist:
-            max_dist = dist
+        if dist2 > max_dist2:  # sqrt is monotone: sqrt(max dist^2) = max dist, one sqrt at the end
+            max_dist2 = dist2
         while gi < G and grid[gi] == t:
-            _record(records, m, gi, fval, f_star, gsq, sum_gsq, min(t, T), dist, haspop, pval, pgsq)
+            _record(records, m, gi, fval, f_star, gsq, sum_gsq, min(t, T), math.sqrt(dist2), haspop, pval, pgsq)
             gi += 1
         if t == T + 1:
             break
@@ -263,7 +278,7 @@ def _path(m, ocode, ofp, X, y, f_star, pop_f_star, haspop, ncode, nvec, nparams,
         final_w[m, i] = w[i]
     row = metrics[m]
     row[_CLIPF] = n_clip / n_ops if n_ops > 0 else 0.0
-    row[_MAXD] = max_dist
+    row[_MAXD] = math.sqrt(max_dist2)
     row[_MIN] = min_gsq
     if diverged_at > 0:
         for k in (_AVG, _FGSQ, _FGAP, _FVAL, _AVGN, _PAVG, _PFGSQ, _PFGAP, _FGEN, _FDEV):
@@ -439,10 +454,12 @@ def simulate(objective, noise, optimizer, *, n_steps, n_seeds, seed=0, x0=None, 
     used = numba.get_num_threads()
     t0 = time.perf_counter()
     try:
-        _drive(np.int64(objective.code), objective.fparams, objective.X, objective.y,
-               float(objective.f_star), float(objective.pop_f_star), bool(haspop),
-               np.int64(ncode), np.int64(nvec), np.ascontiguousarray(nparams, dtype=np.float64), np.int64(nwork),
-               np.int64(rule), ip, fp, eta, lam, w0, root, seeds, grid, metrics, records, final_w)
+        with numba.parallel_chunksize(_CHUNK):
+            _drive(np.int64(objective.code), objective.fparams, objective.X, objective.y,
+                   float(objective.f_star), float(objective.pop_f_star), bool(haspop),
+                   np.int64(ncode), np.int64(nvec), np.ascontiguousarray(nparams, dtype=np.float64),
+                   np.int64(nwork), np.int64(rule), ip, fp, eta, lam, w0, root, seeds, grid, metrics,
+                   records, final_w)
     finally:
         numba.set_num_threads(prev)
     elapsed = time.perf_counter() - t0
