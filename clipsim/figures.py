@@ -6,10 +6,19 @@
   with order-statistic CI bars, and the ``bound``'s theoretical slope anchored at the last point;
 - ``quantile_delta``: (1-δ)-quantile of ``metric`` against 1/δ for δ in ``deltas``, one line per
   cell series (``group``), order-statistic CIs, GPD extrapolation where δ < 10/n;
-- ``failure_probability``: Clopper-Pearson P(Q > B(δ)) against δ, with the line P = δ;
+- ``failure_probability``: Clopper-Pearson P(Q > B(δ)) against δ, with the line P = δ. A hidden
+  constant without a value in ``values`` is calibrated per δ exactly as ``clipsim check`` does
+  (:func:`clipsim.report.calibrate_and_test`): from the figure's own ``calibrate`` table (grid values
+  of the calibration cells; Python callers of :func:`plot_figure`), else from the sweep's
+  ``[[check]]`` of the same bound that has a ``calibrate`` table (its values, where, metric and
+  confidence are used, so the constant is the report's). Then only the held-out cells are drawn,
+  P(Q > C(δ)·B(δ)), and the fitted C(δ) are listed in the title;
 - ``gen_gap``: like ``rate`` against the sample size ``objective.n`` (default metric final_gen_gap);
 - ``tail_index``: Hill estimates (CI) of the tail index of ``metric`` per cell against ``x``;
-- ``trajectory``: median and 10-90% band of a record (``metric``, default ``gap``) over time.
+- ``trajectory``: median and 10-90% band of a record (``metric``, default ``gap``) over time; with
+  ``bound`` (and ``values``) also the bound against t, one dashed line per series, evaluated at
+  t = s - 1 for the record step s (the updates before the recorded iterate w_s; w_1 is the start),
+  with the run's ``theory_values()`` (``Delta``, ``mu``, ``eta``, ...) available to ``values``.
 """
 from __future__ import annotations
 
@@ -81,36 +90,52 @@ def _bound_label(spec):
 
 
 def _rate(spec, items, ax, default_metric):
+    """Statistic against ``x`` on log-log axes with the bound's slope per group; when a statistic is
+    <= 0 somewhere (e.g. a generalization gap of either sign) the y axis is symmetric-log and no slope
+    is drawn (a log-log slope needs positive values)."""
     metric = spec.get("metric", default_metric)
     x = spec.get("x", "n_steps")
     stat = spec.get("statistic", "median")
     bound, blabel = _bound_label(spec)
     var = {"n_steps": "T", "objective.n": "n", "optimizer.batch": "B"}.get(x, "T")
-    for i, (label, group) in enumerate(sorted(_groups(items, spec.get("group")).items())):
+    series = []
+    for label, group in sorted(_groups(items, spec.get("group")).items()):
         pts = sorted((dict(c.coords)[x], _stat(_values(c, r, metric), stat)) for c, r in group)
         xs = np.array([p[0] for p in pts], dtype=float)
-        est = np.array([p[1][0] for p in pts])
-        lo = np.array([p[1][1] for p in pts])
-        hi = np.array([p[1][2] for p in pts])
-        ok = np.isfinite(est) & (est > 0)
+        est, lo, hi = (np.array([p[1][k] for p in pts]) for k in range(3))
+        series.append((label, group, xs, est, lo, hi))
+    signed = any(np.any(np.isfinite(e) & (e <= 0)) for *_, e, _, _ in series)
+    shown_slopes = set()
+    for i, (label, group, xs, est, lo, hi) in enumerate(series):
+        ok = np.isfinite(est) & (True if signed else est > 0)
         color = f"C{i}"
         lo_err = np.where(np.isfinite(lo), est - lo, 0)
         hi_err = np.where(np.isfinite(hi), hi - est, 0)
         ax.errorbar(xs[ok], est[ok], yerr=[lo_err[ok], hi_err[ok]], fmt="o-", ms=3, color=color, capsize=2,
                     label=label)
-        if bound is not None and ok.sum() >= 2:
+        if bound is not None and not signed and ok.sum() >= 2:
             vals = _resolve(dict(spec.get("values", {})), group[0][0].variables, "figure values")
             subs = {"alpha": vals["alpha"]} if "alpha" in vals else {}
             r = float(bound.exponent(var, **subs))
             xa = xs[ok][-1]
             ax.plot(xs[ok], est[ok][-1] * (xs[ok] / xa) ** r, "--", color=color, lw=1,
-                    label=f"theory slope {r:.3f}")
+                    label=None if round(r, 3) in shown_slopes else f"theory slope {r:.3f}")
+            shown_slopes.add(round(r, 3))
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    ticks = np.unique(np.concatenate([xs for _, _, xs, *_ in series]))
+    if 1 < ticks.size <= 8:  # few grid values: label them, not the decades
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{t:g}" for t in ticks])
+    if signed:
+        mags = np.abs(np.concatenate([e[np.isfinite(e) & (e != 0)] for *_, e, _, _ in series]))
+        ax.set_yscale("symlog", linthresh=float(mags.min()) if mags.size else 1e-3)
+        ax.axhline(0.0, color="k", lw=0.6)
+    else:
+        ax.set_yscale("log")
     ax.set_xlabel(x)
-    ax.set_ylabel(f"{stat} of {metric}")
-    if blabel:
-        ax.set_title(f"{spec.get('title', '')}\n{blabel}", fontsize=8)
+    ax.set_ylabel(f"{stat} of {metric}" if stat == "median" else f"{stat}-quantile of {metric}")
+    note = "\n(some values <= 0: symmetric-log y axis, no slopes)" if signed else ""
+    ax.set_title(f"{spec.get('title', '')}\n{blabel or ''}{note}", fontsize=8)
     ax.legend(fontsize=6, ncol=2)
 
 
@@ -151,30 +176,96 @@ def _quantile_delta(spec, items, ax):
     ax.legend(fontsize=6)
 
 
-def _failure(spec, items, ax):
+def _calibration_spec(spec, bound, checks):
+    """The check-like table whose ``calibrate`` fits the figure's free hidden constant, or None."""
+    given = spec.get("values", {})
+    free = [h.name for h in bound.hidden_constants if h.name not in given]
+    if not free:
+        return None
+    if spec.get("calibrate") is not None:
+        return {"bound": bound.name, **{k: spec[k] for k in ("values", "calibrate", "metric") if k in spec}}
+    for c in checks:
+        if c.get("bound") == bound.name and c.get("calibrate") is not None:
+            return c
+    raise ValueError(f"[[figure]] failure_probability: {bound.name} has hidden constant(s) {', '.join(free)} "
+                     "without a value: give it in values, or a calibrate table (in the figure or in a "
+                     "[[check]] of the same bound)")
+
+
+def _failure(spec, items, ax, all_items=None, checks=()):
     from .check import check as check_bound
+    from .report import calibrate_and_test
 
     bound, blabel = _bound_label(spec)
     if bound is None:
         raise ValueError("[[figure]] failure_probability needs 'bound'")
     deltas = np.array(spec.get("deltas", [0.2, 0.1, 0.05, 0.02]), dtype=float)
-    for i, (label, group) in enumerate(sorted(_groups(items, spec.get("group")).items())):
-        for j, (cell, res) in enumerate(group):
-            vals = _resolve(dict(spec.get("values", {})), cell.variables, "figure values")
-            est, lo, hi = [], [], []
-            for d in deltas:
-                bc = check_bound(bound, res, float(d), **vals)
-                est.append(bc.failure.estimate), lo.append(bc.failure.low), hi.append(bc.failure.high)
-            est, lo, hi = map(np.array, (est, lo, hi))
-            ax.errorbar(deltas * (1 + 0.04 * j), est, yerr=[est - lo, hi - est], fmt="o", ms=3, color=f"C{i}",
-                        capsize=2, label=label if j == 0 else None)
-    ax.plot(deltas, deltas, "k--", lw=1, label="P = δ")
+    cspec = _calibration_spec(spec, bound, checks)
+    series = []  # (group label, cell label, est, lo, hi)
+    constants = []
+    if cspec is not None:
+        conf = float(cspec.get("confidence", 0.95))
+        pool = [(c, r) for c, r in (all_items or items) if matches(c, cspec.get("where"))]
+        shown = {c.label(): lab for lab, g in _groups(items, spec.get("group")).items() for c, _ in g}
+        order = {c.label(): i for i, (c, _) in enumerate(items)}
+        per_cell = defaultdict(list)
+        for d in deltas:
+            name, cal, test = calibrate_and_test(cspec, pool, float(d), conf)
+            constants.append((float(d), cal.C))
+            for ct in (test.cells if test is not None else ()):
+                per_cell[ct.label].append((ct.failure.estimate, ct.failure.low, ct.failure.high))
+        for lab in sorted(per_cell, key=lambda k: (shown.get(k, ""), order.get(k, 0))):
+            if lab in shown and len(per_cell[lab]) == deltas.size:
+                est, lo, hi = map(np.array, zip(*per_cell[lab]))
+                series.append((shown[lab], lab, est, lo, hi))
+        if not series:
+            raise ValueError("[[figure]] failure_probability: no held-out cell is selected by the figure's where")
+    else:
+        for label, group in _groups(items, spec.get("group")).items():
+            for cell, res in group:
+                vals = _resolve(dict(spec.get("values", {})), _expr_vars(cell, res), "figure values")
+                rows = []
+                for d in deltas:
+                    bc = check_bound(bound, res, float(d), **vals)
+                    rows.append((bc.failure.estimate, bc.failure.low, bc.failure.high))
+                est, lo, hi = map(np.array, zip(*rows))
+                series.append((label, cell.label(), est, lo, hi))
+        series.sort(key=lambda t: t[0])  # stable: sweep order within a group
+    colors = {g: f"C{i}" for i, g in enumerate(sorted({s[0] for s in series}))}
+    markers = "osD^v<>pP*"
+    within = defaultdict(int)
+    K = len(series)
+    for k, (glab, clab, est, lo, hi) in enumerate(series):
+        m = markers[within[glab] % len(markers)]
+        within[glab] += 1
+        x = deltas * np.exp(0.025 * (k - (K - 1) / 2))  # spread the cells sideways, within one δ
+        ax.errorbar(x, est, yerr=[est - lo, hi - est], fmt=m, ms=3.5, color=colors[glab], capsize=2, lw=1,
+                    label=clab if K <= 12 else (glab if within[glab] == 1 else None))
+    xs = np.array([deltas.min() / 1.3, deltas.max() * 1.3])
+    ax.plot(xs, xs, "k--", lw=1, label="P = δ")
+    ax.set_xlim(*xs)
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set_ylim(bottom=0)
+    ax.set_xticks(deltas)
+    ax.set_xticklabels([f"{d:g}" for d in deltas])
     ax.set_xlabel("δ")
-    ax.set_ylabel("P(Q > B(δ))  (Clopper-Pearson)")
-    ax.set_title(f"{spec.get('title', '')}\n{blabel}", fontsize=8)
-    ax.legend(fontsize=6)
+    if cspec is not None:
+        free = next(h.name for h in bound.hidden_constants if h.name not in cspec.get("values", {}))
+        ax.set_ylabel(f"P(Q > {free}(δ)·B(δ)), held-out cells")
+        where = ", ".join(f"{k}={v}" for k, v in cspec["calibrate"].items())
+        cs = ", ".join(f"{c:.3g}" for _, c in constants)
+        blabel = f"{blabel}\n{free}(δ) = {cs} fitted on {where}"
+    else:
+        ax.set_ylabel("P(Q > B(δ))")
+    ax.set_title(f"{spec.get('title', '')}\n{blabel}\n(Clopper-Pearson 95% intervals)", fontsize=7)
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+
+def _expr_vars(cell, res, extra=None):
+    from .report import expression_variables
+
+    return expression_variables(cell, res, extra)
 
 
 def _tail(spec, items, ax):
@@ -198,6 +289,7 @@ def _tail(spec, items, ax):
 
 def _trajectory(spec, items, ax):
     metric = spec.get("metric", "gap")
+    bound, blabel = _bound_label(spec)
     for i, (label, group) in enumerate(sorted(_groups(items, spec.get("group")).items())):
         for cell, res in group[:1]:
             v = _values(cell, res, metric)
@@ -206,15 +298,31 @@ def _trajectory(spec, items, ax):
             lo, hi = np.quantile(v, 0.1, axis=0), np.quantile(v, 0.9, axis=0)
             ax.plot(steps, med, color=f"C{i}", label=label)
             ax.fill_between(steps, lo, hi, color=f"C{i}", alpha=0.2)
+            if bound is not None:
+                ts = np.asarray(steps, dtype=float)
+                ax.plot(ts, [_bound_at(bound, spec, cell, res, int(s) - 1) for s in steps], "--", color=f"C{i}",
+                        lw=1.2, label=f"{label}: bound")
     ax.set_yscale("log")
     ax.set_xlabel("step t")
     ax.set_ylabel(f"{metric} (median, 10-90%)")
-    ax.set_title(spec.get("title", ""), fontsize=8)
+    ax.set_title(spec.get("title", "") + (f"\ndashed: {blabel}" if blabel else ""), fontsize=8)
     ax.legend(fontsize=6)
 
 
-def plot_figure(spec, items, out, name):
-    """Draw one ``[[figure]]`` spec from [(cell, SimResult)] into ``out``; returns the file paths."""
+def _bound_at(bound, spec, cell, res, t):
+    """The bound's value for one run at t (theory_values, then the resolved figure values, then t)."""
+    vals = _resolve(dict(spec.get("values", {})), _expr_vars(cell, res, {"t": t}), "figure values")
+    vals = {**res.theory_values(**({"alpha": vals["alpha"]} if "alpha" in vals else {})), **vals, "t": t}
+    allowed = set(bound.symbols) | set(getattr(bound, "parameters", ()))
+    return float(np.asarray(bound.evaluate(**{k: v for k, v in vals.items() if k in allowed}), dtype=float))
+
+
+def plot_figure(spec, items, out, name, checks=()):
+    """Draw one ``[[figure]]`` spec from [(cell, SimResult)] into ``out``; returns the file paths.
+
+    ``checks``: the sweep's ``[[check]]`` tables (a ``failure_probability`` figure takes its
+    calibration from the one of the same bound)."""
+    all_items = items
     items = [(c, r) for c, r in items if matches(c, spec.get("where"))]
     if not items:
         raise ValueError(f"[[figure]] {name}: no stored cell matches where = {spec.get('where')}")
@@ -227,7 +335,7 @@ def plot_figure(spec, items, out, name):
     elif kind == "quantile_delta":
         _quantile_delta(spec, items, ax)
     elif kind == "failure_probability":
-        _failure(spec, items, ax)
+        _failure(spec, items, ax, all_items, checks)
     elif kind == "tail_index":
         _tail(spec, items, ax)
     else:
@@ -245,7 +353,7 @@ def plot_sweep(sweep, store, out):
     paths = []
     for i, spec in enumerate(sweep.figures):
         name = spec.get("name", f"{sweep.name}_{spec['kind']}_{i + 1}")
-        paths += plot_figure(spec, items, out, name)
+        paths += plot_figure(spec, items, out, name, sweep.checks)
     return paths
 
 

@@ -9,9 +9,27 @@ Each ``[[check]]`` of a sweep spec is run against the stored cells:
 - ``rate = "n_steps"`` (or ``"objective.n"``): the log-log slope of the ``statistic`` (default
   median) against that grid variable, per group of the other grid values, with its bootstrap CI,
   against the bound's exponent (:meth:`theory.Bound.exponent`); ``tolerance`` sets a practical band.
+
+Mapping metrics to a bound's quantity, and values:
+
+- ``metric`` names the recorded metric that plays the bound's quantity (default: the bound's
+  ``quantity``); per-cell verdicts use it too, e.g. ``metric = "final_gap"`` for a bound on the
+  "loss", ``metric = "max_dist"`` for a bound on the "distance" from the start;
+- ``metric`` may name a *record* (``clipsim.engine.RECORDS``, e.g. ``"gap"``): a trajectory bound is
+  then checked per cell at every record step s, with the expression variable ``t = s - 1`` (the
+  number of updates before the recorded iterate w_s; w_1 is the start), one row per (cell, t);
+- expressions in ``values`` may use the run's :meth:`SimResult.theory_values` (``Delta``, ``mu``,
+  ``eta``, ``lam``, ``L``, ``n``, ...) besides the grid variables and ``[vars]`` (these win).
+
+Per-cell summary (``metric`` given as a *list* of metric names): no verdicts; a table per cell of
+each metric's median and ``statistic``-quantile (default 0.9) with distribution-free order-statistic
+CIs (:func:`clipsim.stats.quantile_ci`), its mean over finite seeds, its maximum, and the diverged
+count (diverged seeds count as +inf). The ``bound`` names the section (the reference the comparison
+is about); ``where`` selects cells; ``delta``, ``calibrate``, ``rate`` and ``growth`` are not allowed.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections import defaultdict
@@ -59,8 +77,55 @@ def _deltas(spec):
     return [None] if d is None else (d if isinstance(d, list) else [d])
 
 
-def _cell_values(spec, cell):
-    return _resolve(dict(spec.get("values", {})), cell.variables, f"[[check]] {spec['bound']} values")
+def expression_variables(cell, res=None, extra=None):
+    """Variables for ``values`` expressions: the run's ``theory_values()`` (if ``res`` is given), then
+    the cell's grid variables and ``[vars]`` (these win), then ``extra``."""
+    out = {}
+    if res is not None and hasattr(res, "theory_values"):
+        out.update({k: v for k, v in res.theory_values().items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)})
+    out.update(cell.variables)
+    out.update(extra or {})
+    return out
+
+
+def _cell_values(spec, cell, res=None, extra=None):
+    return _resolve(dict(spec.get("values", {})), expression_variables(cell, res, extra),
+                    f"[[check]] {spec['bound']} values")
+
+
+class _AsQuantity:
+    """A view of a SimResult whose ``metrics[quantity]`` is another metric (or one record column)."""
+
+    def __init__(self, res, quantity, values):
+        self._res = res
+        self.metrics = {**res.metrics, quantity: np.asarray(values, dtype=float)}
+
+    def theory_values(self, alpha=None):
+        return self._res.theory_values(alpha) if alpha is not None else self._res.theory_values()
+
+
+def _is_record(spec, bound, res):
+    name = spec.get("metric", bound.quantity)
+    return isinstance(name, str) and name not in res.metrics and name in getattr(res, "records", {})
+
+
+def _per_cell(spec, bound, cell, res, delta, conf):
+    """[(cell, BoundCheck)] for one cell: one check, or one per record step for a record metric."""
+    name = spec.get("metric", bound.quantity)
+    if _is_record(spec, bound, res):
+        rec = np.asarray(res.records[name], dtype=float)
+        out = []
+        for j, s in enumerate(np.asarray(res.record_steps).tolist()):
+            t = int(s) - 1
+            vals = {"t": t, **_cell_values(spec, cell, res, {"t": t})}
+            col = np.where(res.metrics["diverged"], np.inf, rec[:, j])
+            bc = check_bound(bound, _AsQuantity(res, bound.quantity, col), delta, confidence=conf, **vals)
+            out.append((dataclasses.replace(cell, coords=cell.coords + (("t", t),)), bc))
+        return out
+    vals = _cell_values(spec, cell, res)
+    view = res if name == bound.quantity else _AsQuantity(res, bound.quantity, _metric(spec, bound, res))
+    return [(cell, check_bound(bound, view, delta, confidence=conf, **vals))]
 
 
 def _metric(spec, bound, result):
@@ -76,46 +141,120 @@ def _alpha(values):
     return {"alpha": values["alpha"]} if "alpha" in values else {}
 
 
+def calibration_split(spec, results, delta, confidence=0.95):
+    """Cells of a check with ``calibrate``, as :class:`clipsim.stats.Cell` (bound value with the free
+    hidden constant = 1) → (name of the free constant, calibration cells, held-out cells).
+
+    ``results`` are the [(cell, SimResult)] the check applies to (after ``where``); a cell is a
+    calibration cell when it matches the ``calibrate`` table of grid values. Used by :func:`run_check`
+    and by the ``failure_probability`` figure, so both fit the same constant.
+    """
+    import theory
+
+    bound = theory.get(spec["bound"])
+    calib = spec["calibrate"]
+    hidden = [s.name for s in bound.hidden_constants]
+    free = [h for h in hidden if h not in spec.get("values", {})]
+    if len(free) != 1:
+        raise ValueError(f"[[check]] {bound.name}: calibrate needs exactly one hidden constant without a value; "
+                         f"hidden: {', '.join(hidden) or 'none'}")
+    cal_cells, test_cells = [], []
+    for cell, res in results:
+        vals = _cell_values(spec, cell, res)
+        vals[free[0]] = 1.0
+        q = _metric(spec, bound, res)
+        bc = check_bound(bound, _AsQuantity(res, bound.quantity, q), delta, confidence=confidence, **vals)
+        sc = St.Cell(q, bc.bound_value, cell.label())
+        (cal_cells if matches(cell, calib) else test_cells).append(sc)
+    if not cal_cells or not test_cells:
+        raise ValueError(f"[[check]] {bound.name}: calibrate = {calib} leaves {len(cal_cells)} calibration and "
+                         f"{len(test_cells)} held-out cells; need at least one of each")
+    return free[0], cal_cells, test_cells
+
+
+def calibrate_and_test(spec, results, delta, confidence=0.95):
+    """(free constant's name, :class:`stats.Calibration`, :class:`stats.CalibrationTest` or None when
+    the fitted constant is not finite) for a check with ``calibrate`` at one ``delta``."""
+    name, cal_cells, test_cells = calibration_split(spec, results, delta, confidence)
+    cal = St.calibrate_constant(cal_cells, delta, confidence)
+    test = St.test_calibrated(cal.C, test_cells, delta, confidence) if math.isfinite(cal.C) else None
+    return name, cal, test
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """Per-cell summary of one metric: median and an upper quantile with order-statistic CIs."""
+
+    cell: object
+    metric: str
+    median: St.QuantileCI
+    upper: St.QuantileCI
+    mean: float
+    maximum: float
+    n_diverged: int
+    n_seeds: int
+
+
+def summarize(results, metrics, q=0.9, confidence=0.95):
+    """[SummaryRow] for every (cell, metric): diverged seeds count as +inf; ``mean`` is over the
+    finite seeds (``nan`` if none) and is descriptive only (no interval under heavy tails)."""
+    q = float(q)
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"summary quantile = {q!r} is not allowed: must be in (0, 1)")
+    rows = []
+    for cell, res in results:
+        for name in metrics:
+            if name not in res.metrics:
+                raise ValueError(f"summary: metric {name!r} is not recorded; recorded: {', '.join(res.metrics)}")
+            div = np.asarray(res.metrics["diverged"], dtype=bool)
+            x = np.asarray(res.metrics[name], dtype=float)
+            x = np.where(div | ~np.isfinite(x), np.inf, x)
+            fin = x[np.isfinite(x)]
+            rows.append(SummaryRow(cell, name, St.quantile_ci(x, 0.5, confidence), St.quantile_ci(x, q, confidence),
+                                   float(fin.mean()) if fin.size else math.nan, float(x.max()),
+                                   int(np.count_nonzero(~np.isfinite(x))), int(x.size)))
+    return rows
+
+
 def run_check(spec, results):
-    """Evaluate one ``[[check]]`` table over ``results`` → dict with 'cells', 'calibration', 'rates'."""
+    """Evaluate one ``[[check]]`` table over ``results`` → dict with 'cells', 'calibration', 'rates',
+    'growth' and 'summary'."""
     import theory
 
     bound = theory.get(spec["bound"])
     conf = float(spec.get("confidence", 0.95))
     where = spec.get("where")
     results = [(c, r) for c, r in results if matches(c, where)]
-    out = {"bound": bound, "spec": spec, "cells": [], "calibration": [], "rates": [], "growth": []}
-    calib = spec.get("calibrate")
+    out = {"bound": bound, "spec": spec, "cells": [], "calibration": [], "rates": [], "growth": [],
+           "summary": []}
     metric = spec.get("metric", bound.quantity)
+    if isinstance(metric, list):  # per-cell summary only
+        bad = [k for k in ("delta", "calibrate", "rate", "growth") if k in spec]
+        if bad or not metric or not all(isinstance(m, str) for m in metric):
+            raise ValueError(f"[[check]] {bound.name}: metric = {metric!r} (a list) asks for a per-cell summary: "
+                             f"needs metric names and no {', '.join(bad) or 'delta, calibrate, rate or growth'}")
+        stat = spec.get("statistic", 0.9)
+        q = 0.9 if stat == "median" else stat
+        out["summary"] = summarize(results, metric, q, conf)
+        out["note"] = f"Per-cell summary of {', '.join(f'`{m}`' for m in metric)} (no verdicts)."
+        out["metric"] = ", ".join(metric)
+        return out
+    calib = spec.get("calibrate")
     missing = [h.name for h in bound.hidden_constants if h.name not in spec.get("values", {})]
     shape_only = calib is None and missing and (spec.get("rate") or spec.get("growth"))
     out["note"] = (f"Per-cell verdicts need a value for {', '.join(missing)} (or `calibrate`); this check "
                    f"tests the shape only." if shape_only else "")
+    if results and _is_record(spec, bound, results[0][1]) and (calib is not None or spec.get("rate")
+                                                                or spec.get("growth")):
+        raise ValueError(f"[[check]] {bound.name}: metric {metric!r} is a record: only per-cell checks "
+                         "(no calibrate, rate or growth)")
     for delta in ([] if shape_only else _deltas(spec)):
         if calib is None:
             for cell, res in results:
-                vals = _cell_values(spec, cell)
-                bc = check_bound(bound, res, delta, confidence=conf, **vals)
-                out["cells"].append((cell, bc))
+                out["cells"] += _per_cell(spec, bound, cell, res, delta, conf)
             continue
-        hidden = [s.name for s in bound.hidden_constants]
-        free = [h for h in hidden if h not in spec.get("values", {})]
-        if len(free) != 1:
-            raise ValueError(f"[[check]] {bound.name}: calibrate needs exactly one hidden constant without a value; "
-                             f"hidden: {', '.join(hidden) or 'none'}")
-        cal_cells, test_cells = [], []
-        for cell, res in results:
-            vals = _cell_values(spec, cell)
-            vals[free[0]] = 1.0
-            bc = check_bound(bound, res, delta, confidence=conf, **vals)
-            sc = St.Cell(_metric(spec, bound, res), bc.bound_value, cell.label())
-            (cal_cells if matches(cell, calib) else test_cells).append(sc)
-        if not cal_cells or not test_cells:
-            raise ValueError(f"[[check]] {bound.name}: calibrate = {calib} leaves {len(cal_cells)} calibration and "
-                             f"{len(test_cells)} held-out cells; need at least one of each")
-        cal = St.calibrate_constant(cal_cells, delta, conf)
-        test = St.test_calibrated(cal.C, test_cells, delta, conf) if math.isfinite(cal.C) else None
-        out["calibration"].append((delta, free[0], cal, test))
+        name, cal, test = calibrate_and_test(spec, results, delta, conf)
+        out["calibration"].append((delta, name, cal, test))
     var = spec.get("rate")
     if var is not None:
         if var not in RATE_SYMBOL:
@@ -132,7 +271,7 @@ def run_check(spec, results):
             samples = [_metric(spec, bound, t[2]) for t in items]
             fit = St.loglog_slope(x, samples, statistic=spec.get("statistic", "median"), confidence=conf,
                                   n_boot=int(spec.get("n_boot", 1000)), seed=0)
-            vals = _cell_values(spec, items[0][1])
+            vals = _cell_values(spec, items[0][1], items[0][2])
             expo = float(bound.exponent(RATE_SYMBOL[var], **_alpha(vals)))
             label = ", ".join(f"{p}={v}" for p, v in key) or "all"
             out["rates"].append(RateRow(label, var, fit, expo, tol))
@@ -219,6 +358,18 @@ def render(sweep, checks, results):
                 lines.append(f"| {cell.label()} | **{g.decision}** | {g.kappa:.3f} [{g.kappa_low:.3f}, {g.kappa_high:.3f}] | "
                              f"{g.poly_slope:.3f} | {g.polylog_power:.3f} | {g.gpd.xi:.3f} [{g.gpd.xi_low:.3f}, "
                              f"{g.gpd.xi_high:.3f}] | {qs} |")
+            lines.append("")
+        if ev.get("summary"):
+            q = ev["summary"][0].upper.q
+            lines += [f"**Per-cell summary** (order-statistic {ev['summary'][0].median.confidence:.0%} CIs; "
+                      "diverged seeds count as +∞; mean over finite seeds, descriptive)", "",
+                      f"| cell | metric | median [CI] | q{q:g} [CI] | mean | max | diverged |",
+                      "|---|---|---|---|---|---|---|"]
+            for r in ev["summary"]:
+                lines.append(f"| {r.cell.label()} | `{r.metric}` | {_fmt(r.median.estimate)} [{_fmt(r.median.low)}, "
+                             f"{_fmt(r.median.high)}] | {_fmt(r.upper.estimate)} [{_fmt(r.upper.low)}, "
+                             f"{_fmt(r.upper.high)}] | {_fmt(r.mean)} | {_fmt(r.maximum)} | "
+                             f"{r.n_diverged}/{r.n_seeds} |")
             lines.append("")
     return "\n".join(lines), n_violated
 
