@@ -14,6 +14,12 @@ against a run), ``sweep``/``store``/``runner`` (TOML sweeps into a results store
 """
 __version__ = "0.1.0"
 
+import os as _os  # noqa: E402
+
+from ._cache import invalidate_stale_kernels as _invalidate  # noqa: E402
+
+_invalidate(_os.path.dirname(__file__))
+
 from . import noise, objectives, optimizers, stats  # noqa: E402
 from .check import BoundCheck, check  # noqa: E402
 from .engine import SimResult, simulate  # noqa: E402

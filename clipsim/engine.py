@@ -8,10 +8,9 @@ an 8-seed run. Nothing is reduced across seeds inside the parallel loop and ``fa
 Memory is O(M × (metrics + record grid)): per seed the kernel streams running sums and minima and
 stores values only on the record grid (log-spaced by default), never the trajectory.
 
-Numba cache caveat: ``cache=True`` keys a kernel's cache on its own source file only, so the cached
-``_drive`` / ``_path`` do NOT notice edits to functions they call in other modules (``noise.py``,
-``_vmath.py``, ``objectives.py``, ``_rng.py``). After changing those, clear the caches before measuring
-or testing: ``find clipsim -name '*.nbi' -delete -o -name '*.nbc' -delete``.
+Numba cache caveat: ``cache=True`` keys a kernel's cache on its own source file only, so a cached
+kernel would keep old code of functions it calls from other modules; ``clipsim._cache`` therefore drops
+the package's caches on import whenever any kernel module's source changed.
 
 Stochastic gradient: population objectives ``g_t = ∇F(w_t) + ξ_t``; finite-sum objectives
 ``g_t = ∇f(w_t; z_j) + ξ_t`` with j uniform on [n] (ξ = 0 unless a noise is given). ``batch`` > 1

@@ -7,7 +7,7 @@ from clipsim import noise as N
 from clipsim._rng import randbelow, seed_state
 
 
-@njit(cache=True)
+@njit(cache=False)  # test helper: compiled per session, never stale
 def _replay(root, index, n_draws, n_data, ncode, nvec, nparams, nwork, d, idx_out, xi_out):
     state = np.empty(4, dtype=np.uint64)
     seed_state(root, np.uint64(index), state)
