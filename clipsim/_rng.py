@@ -75,6 +75,13 @@ def fill_uniform(state, out):
 
 
 @njit(cache=True)
+def fill_uniform_n(state, out, n):
+    """Fill ``out[:n]`` like :func:`fill_uniform`, without making a slice (no view, no refcount traffic)."""
+    for i in range(n):
+        out[i] = (float(next_u64(state) >> uint64(11)) + 0.5) * _INV53
+
+
+@njit(cache=True)
 def randbelow(state, n):
     """A uniform integer in [0, n) (Lemire's multiply-shift; bias < n / 2**64, negligible)."""
     return int((next_u64(state) >> uint64(32)) * uint64(n) >> uint64(32))

@@ -90,7 +90,7 @@ from numba import njit
 
 from . import _validate as _v
 from . import _vmath as _vm
-from ._rng import fill_uniform, root_seed, seed_state, uniform
+from ._rng import fill_uniform, fill_uniform_n, root_seed, seed_state, uniform
 
 __all__ = [
     "NONE", "GAUSSIAN", "STABLE", "PARETO", "STUDENT_T", "IID", "RADIAL", "FAMILY_CODES",
@@ -270,7 +270,7 @@ def _fill_gaussian(out, work, state, scale):
     while j < d:
         k = min(m, d - j)
         nu = k + (k & 1)
-        fill_uniform(state, work[:nu])
+        fill_uniform_n(state, work, nu)
         _box_muller(out, j, work, k, scale)
         j += k
 
@@ -302,7 +302,7 @@ def _fill_stable(out, work, state, scale, alpha, beta):
     j = 0
     while j < d:
         k = min(m, d - j)
-        fill_uniform(state, work[:2 * k])
+        fill_uniform_n(state, work, 2 * k)
         _stable_block(out, j, work, k, scale, alpha, beta, bb, ss)
         j += k
 
@@ -314,7 +314,7 @@ def _fill_pareto(out, work, state, scale, a):
     j = 0
     while j < d:
         k = min(m, d - j)
-        fill_uniform(state, work[:k])
+        fill_uniform_n(state, work, k)
         for i in range(k):
             out[j + i] = scale * _pareto_from(work[i], a)
         j += k
@@ -327,7 +327,7 @@ def _fill_t(out, work, state, scale, df):
     j = 0
     while j < d:
         k = min(m, d - j)
-        fill_uniform(state, work[:2 * k])
+        fill_uniform_n(state, work, 2 * k)
         for i in range(k):
             out[j + i] = scale * _t_from(work[2 * i], work[2 * i + 1], df, state)
         j += k
