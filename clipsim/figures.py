@@ -81,12 +81,23 @@ def _save(fig, out, name):
 
 
 def _bound_label(spec):
+    """(Bound, title line): name, status tag and the bound's formula as mathtext where it renders."""
     if not spec.get("bound"):
         return None, None
+    import sympy as sp
     import theory
+    from matplotlib.mathtext import MathTextParser
 
     b = theory.get(spec["bound"])
-    return b, f"{b.name} [{b.status}]"
+    label = f"{b.name} [{b.status}]"
+    q = b.quantity.replace("_", r"\_")
+    tex = f"$\\mathrm{{{q}}} \\leq {sp.latex(b.expr)}$"
+    try:
+        MathTextParser("agg").parse(tex)
+        label += "\n" + tex
+    except ValueError:  # a construct mathtext lacks: keep the name only
+        pass
+    return b, label
 
 
 def _rate(spec, items, ax, default_metric):

@@ -70,7 +70,7 @@ SWEEP_KEYS = ("name", "description", "n_steps", "seeds", "seed", "record", "x0")
 CHECK_KEYS = ("bound", "metric", "delta", "values", "calibrate", "confidence", "where", "rate", "statistic",
               "tolerance", "n_boot", "growth")
 FIGURE_KEYS = ("kind", "x", "group", "metric", "statistic", "bound", "values", "where", "title", "name",
-               "deltas", "series")
+               "deltas", "series", "calibrate")
 FIGURE_KINDS = ("rate", "quantile_delta", "failure_probability", "gen_gap", "tail_index", "trajectory")
 
 
