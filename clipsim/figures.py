@@ -147,7 +147,10 @@ def _rate(spec, items, ax, default_metric):
     ax.set_ylabel(f"{stat} of {metric}" if stat == "median" else f"{stat}-quantile of {metric}")
     note = "\n(some values <= 0: symmetric-log y axis, no slopes)" if signed else ""
     ax.set_title(f"{spec.get('title', '')}\n{blabel or ''}{note}", fontsize=8)
-    ax.legend(fontsize=6, ncol=2)
+    if len(series) > 6:  # many lines: keep the legend off the data
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    else:
+        ax.legend(fontsize=6, ncol=2)
 
 
 def _quantile_delta(spec, items, ax):
