@@ -103,15 +103,10 @@ def _dispatch(args):
         print(f"{sw.name}: {done} cells computed, {skipped} already stored, store {os.path.abspath(args.store)}")
         return 0
     if args.command == "check":
-        from .report import check_sweep
+        from .report import check_sweep, emit
 
         text, n_violated = check_sweep(sw, Store(args.store))
-        if args.out:
-            with open(args.out, "w") as f:
-                f.write(text)
-            print(f"report written to {args.out}")
-        else:
-            print(text)
+        emit(text, args.out)
         return 1 if n_violated else 0
     if args.command == "plot":
         from .figures import plot_sweep

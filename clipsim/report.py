@@ -374,6 +374,16 @@ def render(sweep, checks, results):
     return "\n".join(lines), n_violated
 
 
+def emit(text, out=None):
+    """Write ``text`` to the file ``out`` (and say so), or print it when ``out`` is None."""
+    if out:
+        with open(out, "w") as f:
+            f.write(text)
+        print(f"report written to {out}")
+    else:
+        print(text)
+
+
 def check_sweep(sweep, store):
     """(Markdown report, number of violated verdicts) for all ``[[check]]`` tables of ``sweep``."""
     if not sweep.checks:

@@ -210,7 +210,7 @@ def plot(rows, out, name="e7_clip_lemmas"):
 
 def main(argv=None):
     from clipsim import sweep as S
-    from clipsim.report import load_results
+    from clipsim.report import emit, load_results
     from clipsim.store import Store
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -228,13 +228,7 @@ def main(argv=None):
 
         run_sweep(sw, store, progress=False)
     rows = lemma_rows(load_results(sw, store), confidence=args.confidence)
-    text = render(rows, args.confidence)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
-        print(f"report written to {args.out}")
-    else:
-        print(text)
+    emit(render(rows, args.confidence), args.out)
     if args.figs:
         for p in plot(rows, args.figs):
             print(p)
