@@ -36,13 +36,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from clipsim import engine, noise as N, objectives as O, optimizers as P  # noqa: E402
-from clipsim._rng import seed_state  # noqa: E402
+from bench_noise import _loop  # noqa: E402  (the noise-only timing kernel, benchmarks/bench_noise.py)
 
 D, ALPHA, BETA, ETA, CLIP = 32, 1.5, 0.0, 0.05, 1.0
 
@@ -186,23 +185,12 @@ def torch_runner(M, T):
 # ------------------------------------------------------------------------------------------------
 # Noise only
 # ------------------------------------------------------------------------------------------------
-@njit(cache=True)
-def _noise_loop(code, vec, params, calls, out, work):
-    state = np.empty(4, np.uint64)
-    seed_state(np.uint64(1), np.uint64(0), state)
-    acc = 0.0
-    for _ in range(calls):
-        N.noise_fill(code, vec, params, state, out, work)
-        acc += out[0]
-    return acc
-
-
 def noise_only(M, T, repeat):
     calls = max(1, M * T // 20)  # 5% of the workload's draws
     code, vec, params = N.stable(ALPHA, BETA).pack()
     out, work = np.empty(D), np.empty(N.noise_work_size(D))
-    _noise_loop(code, vec, params, 2, out, work)
-    t_nf, _ = _best(lambda: _noise_loop(code, vec, params, calls, out, work), repeat)
+    _loop(code, vec, params, 2, out, work)
+    t_nf, _ = _best(lambda: _loop(code, vec, params, calls, out, work), repeat)
     rng = np.random.default_rng(0)
     Mb = max(1, min(M, calls))
     bufs = [np.empty((Mb, D)) for _ in range(5)]

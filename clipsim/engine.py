@@ -122,6 +122,12 @@ def _record(records, m, gi, fval, f_star, gsq, sum_gsq, t, dist, haspop, pval, p
         records[m, gi, 5] = pval - fval
 
 
+@njit(cache=True, inline="always")
+def _carve(block, o, n, stride):
+    """(block[o:o+n], the next offset o + stride): one per-path array on its own 64-byte boundary."""
+    return block[o:o + n], o + stride
+
+
 @njit(cache=True)
 def _path(m, ocode, ofp, X, y, f_star, pop_f_star, haspop, ncode, nvec, nparams, nwork, rule, ip, fp,
           eta, lam, x0, root, seeds, grid, metrics, records, final_w):
@@ -136,22 +142,14 @@ def _path(m, ocode, ofp, X, y, f_star, pop_f_star, haspop, ncode, nvec, nparams,
     stride = (d + 7) // 8 * 8
     block = np.empty(8 + 8 * stride + (nwork + 7) // 8 * 8 + 8)
     o = (64 - block.ctypes.data % 64) % 64 // 8
-    w = block[o:o + d]
-    o += stride
-    grad = block[o:o + d]
-    o += stride
-    pgrad = block[o:o + d]
-    o += stride
-    g = block[o:o + d]
-    o += stride
-    mb = block[o:o + d]
-    o += stride
-    xi = block[o:o + d]
-    o += stride
-    mom = block[o:o + d]
-    o += stride
-    acc = block[o:o + (d if coordinate else 1)]
-    o += stride
+    w, o = _carve(block, o, d, stride)
+    grad, o = _carve(block, o, d, stride)
+    pgrad, o = _carve(block, o, d, stride)
+    g, o = _carve(block, o, d, stride)
+    mb, o = _carve(block, o, d, stride)
+    xi, o = _carve(block, o, d, stride)
+    mom, o = _carve(block, o, d, stride)
+    acc, o = _carve(block, o, d if coordinate else 1, stride)
     work = block[o:o + nwork]
     state = np.empty(8, dtype=np.uint64)[:4]
     seed_state(root, np.uint64(seeds[m]), state)
@@ -455,8 +453,6 @@ def simulate(objective, noise, optimizer, *, n_steps, n_seeds, seed=0, x0=None, 
         w0 = np.array(x0, dtype=np.float64)
         if w0.shape != (d,) or not np.all(np.isfinite(w0)):
             raise ValueError(f"x0 has shape {w0.shape}: must be a finite vector of shape ({d},)")
-    if objective.finite_sum and optimizer.batch > 10**6:
-        raise ValueError(f"batch = {optimizer.batch} is too large")
     grid = record_grid(T, record)
     rule, ip, fp, eta, lam = optimizer.pack(T)
     ncode, nvec, nparams = noise.pack()

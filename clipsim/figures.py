@@ -22,7 +22,6 @@
 """
 from __future__ import annotations
 
-import math
 import os
 import warnings
 from collections import defaultdict
@@ -371,4 +370,4 @@ def plot_sweep(sweep, store, out):
     return paths
 
 
-__all__ = ["plot_figure", "plot_sweep", "math"]
+__all__ = ["plot_figure", "plot_sweep"]

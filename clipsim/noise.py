@@ -90,7 +90,7 @@ from numba import njit
 
 from . import _validate as _v
 from . import _vmath as _vm
-from ._rng import fill_uniform, fill_uniform_n, root_seed, seed_state, uniform
+from ._rng import fill_uniform_n, root_seed, seed_state, uniform
 
 __all__ = [
     "NONE", "GAUSSIAN", "STABLE", "PARETO", "STUDENT_T", "IID", "RADIAL", "FAMILY_CODES",

@@ -25,8 +25,8 @@ Update rules (t = 1..T, ``clip_λ(g) = min(1, λ/‖g‖) g``; references in eac
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
-import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -174,9 +174,10 @@ class Optimizer:
         d = {"name": self.name, "eta": self.eta.to_dict()}
         if self.clip is not None:
             d["clip"] = self.clip.to_dict()
-        for k in _DEFAULTS:
-            d[k] = getattr(self, k)
-        return {k: v for k, v in d.items() if k in _FIELDS[self.name] or k in ("name", "eta", "clip")}
+        for f in dataclasses.fields(self):
+            if f.name in _FIELDS[self.name]:
+                d[f.name] = getattr(self, f.name)
+        return d
 
     def pack(self, T):
         """(rule, int params int64[4], float params float64[8], eta float64[T], clip float64[T])."""
@@ -192,9 +193,6 @@ class Optimizer:
         return self.rule, iparams, fparams, np.ascontiguousarray(eta), np.ascontiguousarray(clip)
 
 
-_DEFAULTS = {"beta": 0.0, "order": "clip_then_average", "b0": 1.0, "delayed": False, "coordinate": False,
-             "eps": 0.0, "gamma": 0.0, "delta": 0.0, "batch": 1, "micro_batches": 1,
-             "accumulation": "clip_each", "clip_index_exponent": 0.0, "weight_decay": 0.0}
 _FIELDS = {
     "sgd": {"batch"}, "clipped_sgd": {"batch"},
     "momentum": {"beta", "order", "batch"}, "clipped_momentum": {"beta", "order", "batch"},
@@ -317,8 +315,3 @@ def from_dict(d) -> Optimizer:
     if name == "ps_clip_sgd" and d.get("micro_batches") == d.get("batch"):
         d["micro_batches"] = None
     return ctor(**d)
-
-
-def effective_threshold(opt: Optimizer, T: int) -> float:
-    """The first-step clip threshold (∞ when unclipped): a convenience for reports."""
-    return math.inf if opt.clip is None else float(opt.clip.values(T)[0])

@@ -21,10 +21,9 @@ Technometrics 35 (1993) (GPD likelihood profiled over xi/sigma); Efron & Tibshir
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from scipy import optimize, special

@@ -136,11 +136,9 @@ def _set_path(spec, path, value):
     parts = path.split(".")
     node = spec
     for p in parts[:-1]:
-        if p not in node or not isinstance(node[p], dict):
-            node[p] = {} if p not in node else node[p]
-            if not isinstance(node[p], dict):
-                raise ValueError(f"grid path {path!r}: {p!r} is not a table")
-        node = node[p]
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"grid path {path!r}: {p!r} is not a table")
     node[parts[-1]] = value
 
 
@@ -191,7 +189,8 @@ def from_spec(spec, path="") -> Sweep:
     _check_keys("[sweep]", sw, SWEEP_KEYS)
     name = sw.get("name") or (path.rsplit("/", 1)[-1].removesuffix(".toml") if path else "sweep")
     grid = spec.get("grid", {})
-    _check_keys("[grid]", grid, tuple(grid))
+    if not isinstance(grid, dict):
+        raise ValueError(f"[grid] = {grid!r} is not allowed: must be a table of dotted paths")
     variables0 = dict(spec.get("vars", {}))
     for k, v in variables0.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)):

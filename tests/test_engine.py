@@ -1,6 +1,4 @@
 """Engine: reproducibility across threads, seed counts and calls; divergence; records; one signature."""
-import math
-
 import numba
 import numpy as np
 import pytest
