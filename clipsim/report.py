@@ -158,6 +158,7 @@ def calibration_split(spec, results, delta, confidence=0.95):
     if len(free) != 1:
         raise ValueError(f"[[check]] {bound.name}: calibrate needs exactly one hidden constant without a value; "
                          f"hidden: {', '.join(hidden) or 'none'}")
+    refuse_shared_streams(results, f"[[check]] {bound.name}: calibrate")
     cal_cells, test_cells = [], []
     for cell, res in results:
         vals = _cell_values(spec, cell, res)
@@ -170,6 +171,17 @@ def calibration_split(spec, results, delta, confidence=0.95):
         raise ValueError(f"[[check]] {bound.name}: calibrate = {calib} leaves {len(cal_cells)} calibration and "
                          f"{len(test_cells)} held-out cells; need at least one of each")
     return free[0], cal_cells, test_cells
+
+
+def refuse_shared_streams(results, what):
+    """ValueError if two of the cells draw from the same streams (``[sweep] streams = "common"``)."""
+    seen = {}
+    for cell, _ in results:
+        root = cell.config.get("seed")
+        if root in seen:
+            raise ValueError(f"{what} needs cells with independent draws, but cells [{seen[root]}] and "
+                             f"[{cell.label()}] share streams (seed {root}): set [sweep] streams = \"independent\"")
+        seen[root] = cell.label()
 
 
 def calibrate_and_test(spec, results, delta, confidence=0.95):

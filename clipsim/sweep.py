@@ -7,6 +7,7 @@ Format (all tables but ``[sweep]``, ``[objective]``, ``[noise]`` and ``[optimize
     n_steps = 1000             # T (may be gridded as "n_steps")
     seeds = 400                # seeds per cell
     seed = 0                   # root seed
+    streams = "independent"    # or "common": see "Random streams" below
     record = 12                # log-spaced record points (optional)
 
     [vars]                     # constants usable in expressions
@@ -44,6 +45,14 @@ Format (all tables but ``[sweep]``, ``[objective]``, ``[noise]`` and ``[optimize
     x = "n_steps"
     group = "noise.alpha"
 
+Random streams: with ``streams = "independent"`` (the default) each cell draws from its own streams,
+rooted at :func:`cell_stream_seed` of (root seed, the cell's content without its seed count, seed or
+record grid): no two cells share draws, seed m of a cell is the same whatever ``seeds`` is, and a rerun
+finds the same cells. ``streams = "common"`` gives every cell the root seed itself (common random
+numbers): a tool for paired comparisons between cells (e.g. batch sizes in E6), never for calibrating a
+constant on some cells and testing it on others (``clipsim check`` refuses that). The cell config
+records ``streams`` and ``root_seed``; ``seed`` is the derived stream root.
+
 Expressions (``{expr = "..."}``) are parsed by :func:`theory.parse_expr` (arithmetic and a whitelist
 of functions, never ``eval``). Their variables: ``T`` (= n_steps), ``d`` (objective dim), the last
 component of every grid path (``alpha`` for "noise.alpha"), and ``[vars]``.
@@ -66,7 +75,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 TOP_KEYS = ("sweep", "vars", "objective", "noise", "optimizer", "grid", "check", "figure")
-SWEEP_KEYS = ("name", "description", "n_steps", "seeds", "seed", "record", "x0")
+SWEEP_KEYS = ("name", "description", "n_steps", "seeds", "seed", "record", "x0", "streams")
+STREAMS = ("independent", "common")
 CHECK_KEYS = ("bound", "metric", "delta", "values", "calibrate", "confidence", "where", "rate", "statistic",
               "tolerance", "n_boot", "growth")
 FIGURE_KEYS = ("kind", "x", "group", "metric", "statistic", "bound", "values", "where", "title", "name",
@@ -110,6 +120,18 @@ def cell_key(config) -> str:
 
     blob = json.dumps({"config": config, "clipsim": __version__}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def cell_stream_seed(root, config) -> int:
+    """Stream root of a cell under ``streams = "independent"``: SHA-256 of (root seed, the cell's
+    objective, noise, optimizer, n_steps and x0), first 8 bytes, top bit cleared (a 63-bit integer).
+
+    The seed count, the record grid and the seed itself are left out, so seed m of a cell is the
+    same whatever ``seeds`` or ``record`` is.
+    """
+    content = {k: config.get(k) for k in ("objective", "noise", "optimizer", "n_steps", "x0")}
+    blob = json.dumps({"root": int(root), "cell": content}, sort_keys=True, separators=(",", ":"))
+    return int.from_bytes(hashlib.sha256(blob.encode()).digest()[:8], "big") >> 1
 
 
 def load(path) -> Sweep:
@@ -195,6 +217,7 @@ def from_spec(spec, path="") -> Sweep:
     for k, v in variables0.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ValueError(f"[vars] {k} = {v!r} is not allowed: must be a number")
+    streams = V.choice("[sweep] streams", sw.get("streams", "independent"), STREAMS)
     axes = []
     for gpath, values in grid.items():
         head = gpath.split(".")[0]
@@ -244,6 +267,9 @@ def from_spec(spec, path="") -> Sweep:
                   "seed": V.integer("seed", top["seed"], 0, 2**63 - 1), "record": sw.get("record")}
         if sw.get("x0") is not None:
             config["x0"] = [float(v) for v in sw["x0"]]
+        config["streams"], config["root_seed"] = streams, config["seed"]
+        if streams == "independent":
+            config["seed"] = cell_stream_seed(config["root_seed"], config)
         variables.update({"n": obj.n} if obj.finite_sum else {})
         cells.append(Cell(name, tuple(coords), variables, config))
     checks = []
