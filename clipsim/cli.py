@@ -1,6 +1,8 @@
 """The ``clipsim`` command line: run sweeps, check bounds, make figures, list bounds.
 
-Exit codes: 0 ok, 1 a bound check was violated, 2 usage or input error.
+Exit codes of ``check`` and ``failure-prob``: 0 every verdict holds and every rate is within tolerance;
+1 something is violated (family-wise), a shape is rejected or a rate is outside tolerance; 3 nothing is
+violated but something is inconclusive; 2 usage or input error.
 """
 from __future__ import annotations
 
@@ -105,9 +107,9 @@ def _dispatch(args):
     if args.command == "check":
         from .report import check_sweep, emit
 
-        text, n_violated = check_sweep(sw, Store(args.store))
+        text, code = check_sweep(sw, Store(args.store))
         emit(text, args.out)
-        return 1 if n_violated else 0
+        return code
     if args.command == "plot":
         from .figures import plot_sweep
 
@@ -120,7 +122,7 @@ def _dispatch(args):
         verdict = failure_probability_cli(sw, args.cell, args.bound, args.delta, _values(args.value),
                                           batch=args.batch, max_seeds=args.max_seeds,
                                           confidence=args.confidence)
-        return 1 if verdict == "violated" else 0
+        return {"holds": 0, "violated": 1}.get(verdict, 3)
     raise AssertionError(args.command)  # pragma: no cover
 
 

@@ -30,6 +30,7 @@ is about); ``where`` selects cells; ``delta``, ``calibrate``, ``rate`` and ``gro
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from collections import defaultdict
@@ -112,6 +113,11 @@ def _is_record(spec, bound, res):
 
 def _per_cell(spec, bound, cell, res, delta, conf):
     """[(cell, BoundCheck)] for one cell: one check, or one per record step for a record metric."""
+    return [(c, bc) for c, bc, _ in _per_cell_redo(spec, bound, cell, res, delta, conf)]
+
+
+def _per_cell_redo(spec, bound, cell, res, delta, conf):
+    """[(cell, BoundCheck, redo)]: ``redo(confidence)`` repeats the check at another confidence."""
     name = spec.get("metric", bound.quantity)
     if _is_record(spec, bound, res):
         rec = np.asarray(res.records[name], dtype=float)
@@ -120,12 +126,53 @@ def _per_cell(spec, bound, cell, res, delta, conf):
             t = int(s) - 1
             vals = {"t": t, **_cell_values(spec, cell, res, {"t": t})}
             col = np.where(res.metrics["diverged"], np.inf, rec[:, j])
-            bc = check_bound(bound, _AsQuantity(res, bound.quantity, col), delta, confidence=conf, **vals)
-            out.append((dataclasses.replace(cell, coords=cell.coords + (("t", t),)), bc))
+            view = _AsQuantity(res, bound.quantity, col)
+            redo = functools.partial(check_bound, bound, view, delta, **vals)
+            out.append((dataclasses.replace(cell, coords=cell.coords + (("t", t),)), redo(confidence=conf), redo))
         return out
     vals = _cell_values(spec, cell, res)
     view = res if name == bound.quantity else _AsQuantity(res, bound.quantity, _metric(spec, bound, res))
-    return [(cell, check_bound(bound, view, delta, confidence=conf, **vals))]
+    redo = functools.partial(check_bound, bound, view, delta, **vals)
+    return [(cell, redo(confidence=conf), redo)]
+
+
+def _applies(bc):
+    return all(c.status == "ok" for c in bc.conditions)
+
+
+def cell_family(checked, conf):
+    """:class:`stats.FamilyVerdict` over per-cell checks ``[(cell, BoundCheck, redo)]``.
+
+    Bounds with delta: Holm over the exact binomial violation p-values. Bounds without delta (means):
+    no exact p-value, so a member counts as violated only if it is violated at confidence
+    ``1 - (1-conf)/m`` (Bonferroni over the m members; valid under any dependence).
+    """
+    m = len(checked)
+    members = []
+    binomial = all(bc.failure is not None for _, bc, _ in checked)
+    for cell, bc, redo in checked:
+        label = cell.label() + (f", δ={bc.delta:g}" if bc.delta is not None else "")
+        if not _applies(bc):
+            p = None
+        elif binomial:
+            p = St.violation_pvalue(bc.failure.k, bc.failure.n, bc.delta, bc.kind == "lower_bound")
+        else:
+            p = 0.0 if bc.verdict == "violated" and redo(confidence=1 - (1 - conf) / m).verdict == "violated" else 1.0
+        members.append((label, bc.verdict, p))
+    method = None if binomial else "Bonferroni over the members' mean bounds (violated); intersection-union (holds)"
+    return St.family_verdict(members, conf, method)
+
+
+def calibration_family(calibration, conf):
+    """:class:`stats.FamilyVerdict` over the held-out cells × δ of a calibrated check (Holm)."""
+    members = []
+    for delta, _, _, test in calibration:
+        if test is None:
+            members.append((f"calibration at δ={delta:g}", "inconclusive", None))
+            continue
+        members += [(f"{c.label}, δ={delta:g}", c.verdict, St.violation_pvalue(c.failure.k, c.failure.n, delta))
+                    for c in test.cells]
+    return St.family_verdict(members, conf)
 
 
 def _metric(spec, bound, result):
@@ -238,7 +285,7 @@ def run_check(spec, results):
     where = spec.get("where")
     results = [(c, r) for c, r in results if matches(c, where)]
     out = {"bound": bound, "spec": spec, "cells": [], "calibration": [], "rates": [], "growth": [],
-           "summary": []}
+           "summary": [], "family": None, "shape": []}
     metric = spec.get("metric", bound.quantity)
     if isinstance(metric, list):  # per-cell summary only
         bad = [k for k in ("delta", "calibrate", "rate", "growth") if k in spec]
@@ -260,13 +307,17 @@ def run_check(spec, results):
                                                                 or spec.get("growth")):
         raise ValueError(f"[[check]] {bound.name}: metric {metric!r} is a record: only per-cell checks "
                          "(no calibrate, rate or growth)")
+    checked = []
     for delta in ([] if shape_only else _deltas(spec)):
         if calib is None:
             for cell, res in results:
-                out["cells"] += _per_cell(spec, bound, cell, res, delta, conf)
+                checked += _per_cell_redo(spec, bound, cell, res, delta, conf)
             continue
         name, cal, test = calibrate_and_test(spec, results, delta, conf)
         out["calibration"].append((delta, name, cal, test))
+    out["cells"] = [(c, bc) for c, bc, _ in checked]
+    out["family"] = (cell_family(checked, conf) if checked else
+                     calibration_family(out["calibration"], conf) if out["calibration"] else None)
     var = spec.get("rate")
     if var is not None:
         if var not in RATE_SYMBOL:
@@ -321,17 +372,21 @@ def render(sweep, checks, results):
               f"{results[0][1].config['seed'] if results else '—'}",
               f"- versions: {', '.join(f'{k} {v}' for k, v in meta.get('versions', {}).items())}; "
               f"threads: {meta.get('threads', '—')}", ""]
-    n_violated = 0
     for ev in checks:
         b = ev["bound"]
         lines += [f"## {b.name} ({b.kind}, status [{b.status}])", "",
                   f"Bound: ${b.latex()}$  ", f"Reference: {b.reference}  ",
                   f"Metric: `{ev['metric']}`", ""] + ([ev["note"], ""] if ev["note"] else [])
+        fam = ev.get("family")
+        if fam is not None:
+            lines += [f"**Family verdict: {fam.verdict}** over {fam.n_members} (cell, δ) members: "
+                      f"{len(fam.violated)} violated, {fam.n_holds} hold, {fam.n_inconclusive} inconclusive "
+                      f"({fam.method}; family-wise error ≤ {fam.level:g})."
+                      + (f" Violated: {'; '.join(fam.violated)}." if fam.violated else ""), ""]
         if ev["cells"]:
             lines += ["| cell | δ | verdict | statistic | estimate [CI] | bound | ratio | P(fail) [CI] | diverged | note |",
                       "|---|---|---|---|---|---|---|---|---|---|"]
             for cell, bc in ev["cells"]:
-                n_violated += bc.verdict == "violated"
                 fail = (f"{bc.failure.estimate:.3g} [{bc.failure.low:.3g}, {bc.failure.high:.3g}]"
                         if bc.failure is not None else "—")
                 lines.append(f"| {cell.label()} | {_fmt(bc.delta)} | **{bc.verdict}** | {bc.statistic} | "
@@ -343,8 +398,7 @@ def render(sweep, checks, results):
             if test is None:
                 lines += ["No finite constant: a calibration cell has too few seeds or too many divergences.", ""]
                 continue
-            n_violated += test.verdict == "violated"
-            lines += [f"Held-out verdict: **{test.verdict}**", "",
+            lines += [f"Held-out cells at δ = {delta:g}: **{test.verdict}** (Holm over these cells)", "",
                       "| held-out cell | verdict | P(Q > C·B) [CI] | (1-δ)-quantile | C·B | tightness |",
                       "|---|---|---|---|---|---|"]
             for c in test.cells:
@@ -383,7 +437,22 @@ def render(sweep, checks, results):
                              f"{_fmt(r.upper.high)}] | {_fmt(r.mean)} | {_fmt(r.maximum)} | "
                              f"{r.n_diverged}/{r.n_seeds} |")
             lines.append("")
-    return "\n".join(lines), n_violated
+    return "\n".join(lines), exit_code(checks)
+
+
+def exit_code(checks):
+    """0: every family holds and every rate is within tolerance; 1: a family is violated, a shape is
+    rejected or a rate is outside tolerance; 3: nothing of that, but something is inconclusive."""
+    bad = unsure = False
+    for ev in checks:
+        fam = ev.get("family")
+        bad |= fam is not None and fam.verdict == "violated"
+        unsure |= fam is not None and fam.verdict == "inconclusive"
+        bad |= any(not rr.within for rr in ev.get("rates", ()))
+        for sh in ev.get("shape", ()):
+            bad |= sh.verdict == "rejected"
+            unsure |= sh.verdict == "inconclusive"
+    return 1 if bad else (3 if unsure else 0)
 
 
 def emit(text, out=None):
@@ -397,7 +466,7 @@ def emit(text, out=None):
 
 
 def check_sweep(sweep, store):
-    """(Markdown report, number of violated verdicts) for all ``[[check]]`` tables of ``sweep``."""
+    """(Markdown report, exit code as in :func:`exit_code`) for all ``[[check]]`` tables of ``sweep``."""
     if not sweep.checks:
         raise ValueError(f"sweep {sweep.name!r} declares no [[check]] tables")
     results = load_results(sweep, store)

@@ -40,6 +40,10 @@ __all__ = [
     "clopper_pearson",
     "failure_probability",
     "min_seeds_to_certify",
+    "violation_pvalue",
+    "holm",
+    "FamilyVerdict",
+    "family_verdict",
     "SequentialTest",
     "sequential_failure_test",
     "HillEstimate",
@@ -265,6 +269,86 @@ def min_seeds_to_certify(delta, confidence=0.95):
     d = V.real("delta", delta, 0.0, 1.0, lo_open=True, hi_open=True)
     a = 1.0 - _confidence(confidence)
     return int(math.ceil(math.log(a / 2) / math.log1p(-d) - 1e-9))
+
+
+# --------------------------------------------------------------------------------------------
+# families of verdicts
+
+
+def violation_pvalue(k, n, delta, lower=False):
+    """Exact one-sided binomial p-value of "the bound is violated" at one cell and one delta.
+
+    Upper bound ("P(Q > B) <= delta"): ``P(K >= k)`` for ``K ~ Bin(n, delta)`` (small when the
+    failure rate is above delta). Lower bound ("P(Q >= B) >= delta"): ``P(K <= k)``. The per-cell
+    rule "Clopper-Pearson low end > delta" at two-sided confidence ``1-a`` is the same event as
+    ``p < a/2``.
+    """
+    k, n = int(k), int(n)
+    d = V.real("delta", delta, 0.0, 1.0, lo_open=True, hi_open=True)
+    if not 0 <= k <= n or n < 1:
+        raise ValueError(f"k = {k}, n = {n} is not allowed: need n >= 1 and 0 <= k <= n")
+    return float(_st.binom.cdf(k, n, d) if lower else _st.binom.sf(k - 1, n, d))
+
+
+def holm(pvalues, level):
+    """Holm's step-down rejections (Holm 1979): the sorted p-values ``p_(1) <= ... <= p_(m)`` are
+    rejected while ``p_(i) <= level / (m - i + 1)``. Controls the family-wise error at ``level``
+    under any dependence between the tests. Returns a boolean array in the input order."""
+    p = np.asarray(pvalues, dtype=float).reshape(-1)
+    lev = V.real("level", level, 0.0, 1.0, lo_open=True, hi_open=True)
+    if np.any(np.isnan(p)) or np.any((p < 0) | (p > 1)):
+        raise ValueError("pvalues must lie in [0, 1]")
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    ok = p[order] <= lev / (m - np.arange(m))
+    n_rej = m if ok.all() else int(np.argmin(ok))
+    out = np.zeros(m, bool)
+    out[order[:n_rej]] = True
+    return out
+
+
+@dataclass(frozen=True)
+class FamilyVerdict:
+    """One verdict over a family of (cell, delta) members of a check.
+
+    ``"violated"``: Holm's step-down over the members' exact violation p-values rejects at least one
+    member at family-wise level ``level`` (``= (1-confidence)/2``, the one-sided error of each
+    per-cell rule); ``violated`` lists them. ``"holds"``: every member holds at its own level: the
+    claim "the bound holds in every member" is an intersection-union test, valid at ``level`` with
+    no correction (Berger 1982). ``"inconclusive"`` otherwise. Counts are per member.
+    """
+
+    verdict: str
+    level: float
+    n_members: int
+    n_holds: int
+    n_inconclusive: int
+    violated: tuple
+    method: str = "Holm step-down over exact binomial p-values (violated); intersection-union (holds)"
+
+    def __str__(self):
+        return (f"family {self.verdict}: {self.n_members} members, {len(self.violated)} violated after Holm "
+                f"(family-wise level {self.level:g}), {self.n_holds} hold, {self.n_inconclusive} inconclusive")
+
+
+def family_verdict(members, confidence=0.95, method=None):
+    """:class:`FamilyVerdict` over ``members``: (label, per-member verdict, violation p-value or None).
+
+    A member whose p-value is None (its validity conditions fail or are unverified, so no violation
+    can be claimed) never counts as violated; a member counts as holding only when its own verdict
+    is ``"holds"``.
+    """
+    members = list(members)
+    if not members:
+        raise ValueError("family_verdict: members must not be empty")
+    level = (1.0 - _confidence(confidence)) / 2
+    p = np.array([1.0 if pv is None else pv for _, _, pv in members])
+    rej = holm(p, level)
+    violated = tuple(lab for (lab, _, _), r in zip(members, rej) if r)
+    n_holds = sum(v == "holds" for _, v, _ in members)
+    verdict = "violated" if violated else ("holds" if n_holds == len(members) else "inconclusive")
+    return FamilyVerdict(verdict, level, len(members), n_holds, len(members) - n_holds - len(violated),
+                         violated, *([method] if method else []))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1069,9 +1153,10 @@ def test_calibrated(C, cells, delta, confidence=0.95):
     Per cell: Clopper-Pearson interval for ``P(Q > C B)``; ``"violated"`` if its low end is
     ``> delta``, ``"holds"`` if its high end is ``<= delta`` (equivalently: the order-statistic
     upper bound of the ``(1-delta)``-quantile is ``<= C B``), else ``"inconclusive"``. Tightness is
-    the empirical ``(1-delta)``-quantile over ``C B``. The overall verdict is ``"violated"`` if any
-    cell is, else ``"holds"`` if all hold, else ``"inconclusive"``; with several cells each
-    verdict is at the per-cell level (no multiplicity correction).
+    the empirical ``(1-delta)``-quantile over ``C B``. The overall verdict is the family verdict
+    (:func:`family_verdict`): ``"violated"`` if Holm's step-down over the cells' exact binomial
+    p-values rejects one (family-wise error <= (1-confidence)/2), ``"holds"`` if every cell holds.
+    The cells must not share random streams with the calibration cells.
     """
     C = V.positive("C", C)
     d = V.real("delta", delta, 0.0, 1.0, lo_open=True, hi_open=True)
@@ -1081,9 +1166,8 @@ def test_calibrated(C, cells, delta, confidence=0.95):
         fp = failure_probability(x, C * b, conf, diverged=bad)
         qv = float(_order_stat_quantile(np.sort(x), 1.0 - d))
         out.append(CellTest(label, _hp_verdict(fp, d), fp, qv, C * b, qv / (C * b)))
-    vs = [c.verdict for c in out]
-    verdict = "violated" if "violated" in vs else ("holds" if all(v == "holds" for v in vs) else "inconclusive")
-    return CalibrationTest(C, d, verdict, tuple(out))
+    fam = family_verdict([(c.label, c.verdict, violation_pvalue(c.failure.k, c.failure.n, d)) for c in out], conf)
+    return CalibrationTest(C, d, fam.verdict, tuple(out))
 
 
 test_calibrated.__test__ = False  # not a pytest test when imported into a test module

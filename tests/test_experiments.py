@@ -86,8 +86,11 @@ def test_record_metric_checks_every_record_step(gclip):
         assert bc.estimate == pytest.approx(np.mean(r.records["gap"][:, j]))
     with pytest.raises(ValueError, match="record"):
         R.run_check({"bound": "delta_gclip_pl_star", "metric": "gap", "values": VALS, "rate": "n_steps"}, res)
-    text, n_violated = R.render(S.from_spec(GCLIP), [ev], res)
-    assert "t=100" in text and n_violated == 0
+    text, code = R.render(S.from_spec(GCLIP), [ev], res)
+    fam = ev["family"]
+    assert fam.n_members == 8 and not fam.violated
+    assert "t=100" in text and code == (0 if fam.verdict == "holds" else 3)
+    assert f"Family verdict: {fam.verdict}" in text
 
 
 def test_summary_section(gclip):
