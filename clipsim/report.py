@@ -275,6 +275,50 @@ def summarize(results, metrics, q=0.9, confidence=0.95):
     return rows
 
 
+def _shape_vars(spec, bound):
+    v = spec.get("shape", [])
+    v = [v] if isinstance(v, str) else v
+    if v and bound.delta is None:
+        raise ValueError(f"[[check]] {bound.name}: shape = {v!r} needs a high-probability bound (with delta)")
+    for var in v:
+        if not isinstance(var, str):
+            raise ValueError(f"[[check]] {bound.name}: shape = {v!r} is not allowed: must be grid names or 'delta'")
+    return v
+
+
+def shape_test(spec, bound, results, var, calibration=(), conf=0.95):
+    """:class:`stats.ShapeTest` of ``ratio = (1-δ)-quantile / B(δ)`` against ``var`` (a grid name, its
+    last component, or ``"delta"``: then x = 1/δ) over every cell and δ of the check, one intercept per
+    group of the other grid values (and δ). Hidden constants without a value are set to their
+    calibrated value, else 1: a constant scales all ratios alike and does not change the slope. The
+    cells must have independent streams (the bootstrap resamples them independently)."""
+    refuse_shared_streams(results, f"[[check]] {bound.name}: shape")
+    deltas = [d for d in _deltas(spec) if d is not None]
+    if not deltas:
+        raise ValueError(f"[[check]] {bound.name}: shape needs delta")
+    fitted = {name: cal.C for _, name, cal, _ in calibration if math.isfinite(cal.C)}
+    members = []
+    for cell, res in results:
+        vals = _cell_values(spec, cell, res)
+        for h in bound.hidden_constants:
+            vals.setdefault(h.name, fitted.get(h.name, 1.0))
+        q = _metric(spec, bound, res)
+        view = _AsQuantity(res, bound.quantity, q)
+        coords = dict(cell.coords)
+        for delta in deltas:
+            if var == "delta":
+                x, group = 1.0 / delta, cell.key
+            else:
+                x = coords.get(var, cell.variables.get(var.split(".")[-1]))
+                if not isinstance(x, (int, float)):
+                    raise ValueError(f"[[check]] {bound.name}: shape = {var!r} is not a numeric grid value of cell "
+                                     f"[{cell.label()}]")
+                group = (tuple((p, v) for p, v in cell.coords if p != var), delta)
+            B = check_bound(bound, view, delta, confidence=conf, **vals).bound_value
+            members.append((f"{cell.label()}, δ={delta:g}", cell.key, q, B, delta, x, group))
+    return St.shape_trend(members, "1/δ" if var == "delta" else var, conf, int(spec.get("n_boot", 1000)), seed=0)
+
+
 def run_check(spec, results):
     """Evaluate one ``[[check]]`` table over ``results`` → dict with 'cells', 'calibration', 'rates',
     'growth' and 'summary'."""
@@ -318,6 +362,8 @@ def run_check(spec, results):
     out["cells"] = [(c, bc) for c, bc, _ in checked]
     out["family"] = (cell_family(checked, conf) if checked else
                      calibration_family(out["calibration"], conf) if out["calibration"] else None)
+    for var in _shape_vars(spec, bound):
+        out["shape"].append(shape_test(spec, bound, results, var, out["calibration"], conf))
     var = spec.get("rate")
     if var is not None:
         if var not in RATE_SYMBOL:
@@ -405,6 +451,11 @@ def render(sweep, checks, results):
                 lines.append(f"| {c.label} | {c.verdict} | {c.failure.estimate:.3g} [{c.failure.low:.3g}, "
                              f"{c.failure.high:.3g}] | {_fmt(c.quantile)} | {_fmt(c.bound)} | {_fmt(c.tightness)} |")
             lines.append("")
+        for sh in ev.get("shape", ()):
+            lines += [f"**Shape in {sh.var}: {sh.verdict}**: slope of log((1-δ)-quantile / B(δ)) against "
+                      f"log {sh.var} = {_fmt(sh.slope)} ({sh.confidence:.0%} bootstrap CI over seeds "
+                      f"[{_fmt(sh.low)}, {_fmt(sh.high)}]; {len(sh.x)} (cell, δ) members, one intercept per "
+                      f"{sh.n_groups} groups). Rejected = the quantile outgrows the bound along {sh.var}.", ""]
         if ev["rates"]:
             lines += [f"**Rates** (log-log slope of the {ev['spec'].get('statistic', 'median')} of `{ev['metric']}` "
                       f"against {ev['rates'][0].var}; bootstrap CI over seeds)", "",

@@ -62,6 +62,8 @@ __all__ = [
     "CellTest",
     "CalibrationTest",
     "calibrate_constant",
+    "ShapeTest",
+    "shape_trend",
     "test_calibrated",
 ]
 
@@ -1171,3 +1173,98 @@ def test_calibrated(C, cells, delta, confidence=0.95):
 
 
 test_calibrated.__test__ = False  # not a pytest test when imported into a test module
+
+
+@dataclass(frozen=True)
+class ShapeTest:
+    """Trend of ``log(q_(1-delta) / B(delta))`` in ``log x`` across cells (see :func:`shape_trend`).
+
+    ``verdict``: ``"rejected"`` if the slope's interval lies above 0 (the quantile grows faster than
+    the bound along ``x``, so the bound fails when ``x`` grows however the constant is chosen),
+    ``"loose"`` if it lies below 0 (the bound grows faster than the quantile: valid, not tight),
+    ``"consistent"`` if it contains 0, ``"inconclusive"`` if it cannot be bounded (diverged seeds).
+    """
+
+    var: str
+    slope: float
+    low: float
+    high: float
+    verdict: str
+    labels: tuple
+    x: tuple
+    ratios: tuple
+    n_groups: int
+    confidence: float
+    n_boot: int
+
+    def __str__(self):
+        return (f"shape in {self.var}: {self.verdict}: slope of log(quantile/bound) vs log {self.var} = "
+                f"{self.slope:.3g} ({self.confidence:.0%} bootstrap CI [{self.low:.3g}, {self.high:.3g}], "
+                f"{len(self.x)} members in {self.n_groups} groups)")
+
+
+def _within_slope(lx, lr, groups):
+    """Common slope of ``lr`` (B, m) on ``lx`` (m,) with one intercept per group (fixed effects)."""
+    xc = lx.copy()
+    rc = lr.copy()
+    for g in np.unique(groups):
+        i = groups == g
+        xc[i] -= lx[i].mean()
+        rc[:, i] -= lr[:, i].mean(axis=1, keepdims=True)
+    den = xc @ xc
+    if den <= 0:
+        raise ValueError("shape test: x must take at least two values within some group")
+    return rc @ xc / den
+
+
+def shape_trend(members, var="x", confidence=0.95, n_boot=1000, seed=0):
+    """Test that ``ratio = empirical (1-delta)-quantile / B`` does not trend in ``x`` across cells.
+
+    ``members``: (label, sample id, values, bound value B, delta, x, group). Members with the same
+    sample id share seeds (one cell at several delta); different ids must be independent cells. Fit
+    ``log ratio = a_group + b log x`` by least squares (one intercept per group, one slope); the
+    interval of ``b`` is a percentile bootstrap over seeds (each sample resampled once per replicate,
+    shared by its members), which accounts for the dependence between deltas of one cell. A hidden
+    constant scales every ratio alike, so ``b`` does not depend on it. Verdicts: :class:`ShapeTest`.
+    Approximate (bootstrap of order statistics), at two-sided ``confidence``.
+    """
+    conf = _confidence(confidence)
+    n_boot = V.integer("n_boot", n_boot, 10)
+    members = list(members)
+    if len(members) < 3:
+        raise ValueError(f"shape test: {len(members)} members are too few (need >= 3)")
+    samples = {}
+    for lab, sid, vals, _, _, _, _ in members:
+        samples.setdefault(sid, np.where(np.isfinite(v := _sample(f"{lab} values", vals, allow_nan=True)), v, np.inf))
+    lx = np.log([V.positive(f"{m[0]} x", m[5]) for m in members])
+    B = np.array([V.positive(f"{m[0]} bound", m[3]) for m in members])
+    gid = {g: i for i, g in enumerate(dict.fromkeys(m[6] for m in members))}
+    groups = np.array([gid[m[6]] for m in members])
+    rng = _rng(seed)
+
+    def ratios(resample):
+        out = np.empty((n_boot if resample else 1, len(members)))
+        for sid, x in samples.items():
+            cols = [j for j, m in enumerate(members) if m[1] == sid]
+            xs = np.sort(x[rng.integers(0, x.size, size=(n_boot, x.size))] if resample else x[None], axis=1)
+            for j in cols:
+                out[:, j] = _order_stat_quantile(xs, 1.0 - members[j][4], axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(out / B)
+
+    lr = ratios(False)
+    a = 1.0 - conf
+    if not np.all(np.isfinite(lr)):
+        b, lo, hi, verdict = math.nan, -math.inf, math.inf, "inconclusive"
+    else:
+        b = float(_within_slope(lx, lr, groups)[0])
+        lrb = ratios(True)
+        ok = np.all(np.isfinite(lrb), axis=1)
+        if ok.mean() < 1 - a / 2:
+            lo, hi, verdict = -math.inf, math.inf, "inconclusive"
+        else:
+            bs = _within_slope(lx, lrb[ok], groups)
+            lo, hi = (float(v) for v in np.quantile(bs, [a / 2, 1 - a / 2]))
+            verdict = "rejected" if lo > 0 else ("loose" if hi < 0 else "consistent")
+    return ShapeTest(var, b, lo, hi, verdict, tuple(m[0] for m in members), tuple(np.exp(lx).tolist()),
+                     tuple(np.exp(lr[0]).tolist()), len(gid), conf, n_boot)

@@ -39,6 +39,7 @@ Format (all tables but ``[sweep]``, ``[objective]``, ``[noise]`` and ``[optimize
     calibrate = {n_steps = [100, 1000]}   # cells whose values match calibrate hidden constants
     # rate = "n_steps"  statistic = "median"  tolerance = 0.05   → fitted exponent vs bound.exponent("T")
     # growth = true     → per cell, polylog vs polynomial growth of the (1-δ)-quantile over the δ list
+    # shape = ["n_steps", "delta"]  → does quantile / B(δ) trend in T or 1/δ across cells? (clipsim.report)
 
     [[figure]]                 # figures made by `clipsim plot` from the store
     kind = "rate"
@@ -78,7 +79,7 @@ TOP_KEYS = ("sweep", "vars", "objective", "noise", "optimizer", "grid", "check",
 SWEEP_KEYS = ("name", "description", "n_steps", "seeds", "seed", "record", "x0", "streams")
 STREAMS = ("independent", "common")
 CHECK_KEYS = ("bound", "metric", "delta", "values", "calibrate", "confidence", "where", "rate", "statistic",
-              "tolerance", "n_boot", "growth")
+              "tolerance", "n_boot", "growth", "shape")
 FIGURE_KEYS = ("kind", "x", "group", "metric", "statistic", "bound", "values", "where", "title", "name",
                "deltas", "series", "calibrate")
 FIGURE_KINDS = ("rate", "quantile_delta", "failure_probability", "gen_gap", "tail_index", "trajectory")
