@@ -31,6 +31,7 @@ from numba import njit, prange
 from . import _validate as V
 from . import noise as _noise
 from . import objectives as _obj
+from . import _stages as _st
 from . import optimizers as _opt
 from ._rng import randbelow, root_seed, seed_state
 
@@ -50,34 +51,19 @@ _POP_RECORDS = RECORDS[4:]
 # schedule cannot change any result.
 _CHUNK = 8
 
-(_AVG, _MIN, _FGSQ, _FGAP, _FVAL, _AVGN, _CLIPF, _MAXD, _DIV, _DIVT,
- _PAVG, _PFGSQ, _PFGAP, _FGEN, _FDEV) = range(len(METRICS))
 
 
 # ------------------------------------------------------------------------------------------------
-# Kernel pieces
+# Kernel: stochastic gradient → stages → step → records, for one path from step t0 to t1
 # ------------------------------------------------------------------------------------------------
-@njit(cache=True)
-def _clip(v, lam):
-    """Clip ``v`` in place to norm ``lam``; return 1 if it was clipped, else 0."""
-    s = 0.0
-    for i in range(v.shape[0]):
-        s += v[i] * v[i]
-    nrm = math.sqrt(s)
-    if nrm > lam:
-        f = lam / nrm
-        for i in range(v.shape[0]):
-            v[i] *= f
-        return 1
-    return 0
-
-
-@njit(cache=True)
-def _norm(v):
-    s = 0.0
-    for i in range(v.shape[0]):
-        s += v[i] * v[i]
-    return math.sqrt(s)
+# A path's complete state lives in arrays indexed by path (see PathStates): the iterate W[m], the
+# stage state OS[m], the xoshiro state RNG[m], running sums SUMS[m] and counters INTS[m] (next
+# step t, next record slot, divergence step). A kernel call loads them, advances, and stores them.
+(_S_GSQ, _S_GN, _S_PGSQ, _S_MIN, _S_MAXD2, _S_NCLIP, _S_NOPS,
+ _S_FVAL, _S_FGSQ, _S_PVAL, _S_PFGSQ, _S_DEV2) = range(12)
+_N_SUMS = 12
+_I_T, _I_GI, _I_DIV = range(3)
+_N_INTS = 4
 
 
 @njit(cache=True)
@@ -112,14 +98,83 @@ def _stoch_grad(ocode, ofp, X, y, w, grad, ncode, nvec, nparams, state, xi, work
 
 
 @njit(cache=True)
-def _record(records, m, gi, fval, f_star, gsq, sum_gsq, t, dist, haspop, pval, pgsq):
-    records[m, gi, 0] = gsq
-    records[m, gi, 1] = fval - f_star
-    records[m, gi, 2] = sum_gsq / t
-    records[m, gi, 3] = dist
+def _update(t, pmeta, pcodes, ptab, ocode, ofp, X, y, ncode, nvec, nparams, state, w, grad, g, u, mb, xi,
+            work, st, cnt, pend):
+    """One step at w_t: stochastic gradient → stages → step (``u`` may be ``g`` itself)."""
+    n_st, n_in, A, batch = pmeta[0], pmeta[1], pmeta[2], pmeta[3]
+    _st.reset(pend)
+    if A > 0:  # per_sample: the inner stages on each micro-batch mean, then their average
+        for i in range(u.shape[0]):
+            u[i] = 0.0
+        for a in range(A):
+            _stoch_grad(ocode, ofp, X, y, w, grad, ncode, nvec, nparams, state, xi, work, mb, batch // A)
+            _st.walk(pcodes, ptab, 0, n_in, t, a, w, mb, mb, st, cnt, pend)
+            _st.materialize(mb, st, pend)
+            for i in range(u.shape[0]):
+                u[i] += mb[i] / A
+    else:
+        _stoch_grad(ocode, ofp, X, y, w, grad, ncode, nvec, nparams, state, xi, work, g, batch)
+        if pmeta[5]:  # a stage reads the raw gradient: keep g, work on a copy
+            for i in range(u.shape[0]):
+                u[i] = g[i]
+    _st.walk(pcodes, ptab, n_in, n_st - 1, t, 0, w, g, u, st, cnt, pend)
+    _st.descend(w, u, ptab[0, t - 1], st, pend)
+
+
+@njit(cache=True)
+def _evaluate(ocode, ofp, X, y, haspop, w, x0, grad, pgrad, out):
+    """out = (F(w), ‖∇F(w)‖², ‖w - x0‖², population F, its ‖∇‖²); grad/pgrad filled."""
+    out[0] = _obj.full_grad(ocode, ofp, X, y, w, grad)
+    gsq = 0.0
+    dist2 = 0.0
+    for i in range(w.shape[0]):  # two independent chains in one loop (each summed in index order)
+        gsq += grad[i] * grad[i]
+        dist2 += (w[i] - x0[i]) ** 2
+    out[1] = gsq
+    out[2] = dist2
     if haspop:
-        records[m, gi, 4] = pgsq
-        records[m, gi, 5] = pval - fval
+        out[3] = _obj.population(ocode, ofp, X, y, w, pgrad)
+        pgsq = 0.0
+        for i in range(w.shape[0]):
+            pgsq += pgrad[i] * pgrad[i]
+        out[4] = pgsq
+
+
+@njit(cache=True)
+def _accumulate(t, T, ev, sums):
+    """Running metrics after evaluating w_t (sums over t ≤ T; the distance over t ≤ T + 1)."""
+    if t <= T:
+        sums[_S_GSQ] += ev[1]
+        sums[_S_GN] += math.sqrt(ev[1])
+        sums[_S_PGSQ] += ev[4]
+        if ev[1] < sums[_S_MIN]:
+            sums[_S_MIN] = ev[1]
+    if ev[2] > sums[_S_MAXD2]:  # sqrt is monotone: one sqrt of the max at the end
+        sums[_S_MAXD2] = ev[2]
+
+
+@njit(cache=True)
+def _record(records, m, gi, ev, f_star, sum_gsq, t, haspop):
+    records[m, gi, 0] = ev[1]
+    records[m, gi, 1] = ev[0] - f_star
+    records[m, gi, 2] = sum_gsq / t
+    records[m, gi, 3] = math.sqrt(ev[2])
+    if haspop:
+        records[m, gi, 4] = ev[4]
+        records[m, gi, 5] = ev[3] - ev[0]
+
+
+@njit(cache=True)
+def _finish(ev, grad, pgrad, sums):
+    """Keep the values at w_{T+1} for the final metrics."""
+    sums[_S_FVAL] = ev[0]
+    sums[_S_FGSQ] = ev[1]
+    sums[_S_PVAL] = ev[3]
+    sums[_S_PFGSQ] = ev[4]
+    dev = 0.0
+    for i in range(grad.shape[0]):
+        dev += (pgrad[i] - grad[i]) ** 2
+    sums[_S_DEV2] = dev
 
 
 @njit(cache=True, inline="always")
@@ -129,207 +184,81 @@ def _carve(block, o, n, stride):
 
 
 @njit(cache=True)
-def _path(m, ocode, ofp, X, y, f_star, pop_f_star, haspop, ncode, nvec, nparams, nwork, rule, ip, fp,
-          eta, lam, x0, root, seeds, grid, metrics, records, final_w):
-    d = x0.shape[0]
-    T = eta.shape[0]
-    G = grid.shape[0]
-    order, delayed, coordinate, mbs = ip[0], ip[1], ip[2], ip[3]
-    beta, b0, aeps, gamma, delta, qexp, wd, batch = fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], int(fp[7])
+def _path(m, t1, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
+          x0, grid, W, OS, RNG, SUMS, INTS, records):
+    """Advance path m from its step INTS[m, t] to t1 (exclusive; T + 2 finishes it)."""
+    d, T, G = x0.shape[0], ptab.shape[1], grid.shape[0]
+    t, gi = INTS[m, _I_T], INTS[m, _I_GI]
+    if INTS[m, _I_DIV] > 0 or t > T + 1:
+        return
     # All per-path scratch is carved from one block, each array on its own 64-byte boundary. Small
     # separate allocations landed at placements that made the vectorised noise loops ~2.8x slower
     # on worker threads (measured: 1 vs 2 threads scaled 1.15x; carved: see benchmarks/RESULTS.md).
     stride = (d + 7) // 8 * 8
-    block = np.empty(8 + 8 * stride + (nwork + 7) // 8 * 8 + 8)
+    S = OS.shape[1]
+    block = np.empty(8 + 7 * stride + (S + 7) // 8 * 8 + (nwork + 7) // 8 * 8 + 40)
     o = (64 - block.ctypes.data % 64) % 64 // 8
     w, o = _carve(block, o, d, stride)
     grad, o = _carve(block, o, d, stride)
     pgrad, o = _carve(block, o, d, stride)
     g, o = _carve(block, o, d, stride)
+    u, o = _carve(block, o, d, stride) if pmeta[5] or pmeta[2] > 0 else (g, o)
     mb, o = _carve(block, o, d, stride)
     xi, o = _carve(block, o, d, stride)
-    mom, o = _carve(block, o, d, stride)
-    acc, o = _carve(block, o, d if coordinate else 1, stride)
-    work = block[o:o + nwork]
+    st, o = _carve(block, o, S, (S + 7) // 8 * 8)
+    work, o = _carve(block, o, nwork, (nwork + 7) // 8 * 8)
+    ev, o = _carve(block, o, 5, 8)
+    pend = block[o:o + 4]
     state = np.empty(8, dtype=np.uint64)[:4]
-    seed_state(root, np.uint64(seeds[m]), state)
-    for i in range(d):
-        w[i] = x0[i]
-        mom[i] = 0.0
-    for i in range(acc.shape[0]):
-        acc[i] = b0 * b0
-    apow = 0.5 + aeps
-    sum_gsq = 0.0
-    sum_gn = 0.0
-    sum_pgsq = 0.0
-    min_gsq = np.inf
-    max_dist2 = 0.0
-    n_clip = 0
-    n_ops = 0
-    gi = 0
-    diverged_at = 0
-    fval = 0.0
-    pval = 0.0
-    pgsq = 0.0
-    for t in range(1, T + 2):  # iterate w_t; the step is skipped at t = T + 1
-        fval = _obj.full_grad(ocode, ofp, X, y, w, grad)
-        gsq = 0.0
-        dist2 = 0.0
-        for i in range(d):  # two independent chains in one loop (each summed in index order)
-            gsq += grad[i] * grad[i]
-            dist2 += (w[i] - x0[i]) ** 2
-        if not (math.isfinite(fval) and math.isfinite(gsq)):
-            diverged_at = t
+    state[:] = RNG[m]
+    w[:] = W[m]
+    st[:] = OS[m]
+    sums = SUMS[m]
+    cnt = np.zeros(2, dtype=np.int64)
+    cnt[0], cnt[1] = int(sums[_S_NCLIP]), int(sums[_S_NOPS])
+    ev[3] = 0.0
+    ev[4] = 0.0
+    while t < t1 and t <= T + 1:  # iterate w_t; the step is skipped at t = T + 1
+        _evaluate(ocode, ofp, X, y, haspop, w, x0, grad, pgrad, ev)
+        if not (math.isfinite(ev[0]) and math.isfinite(ev[1])):
+            INTS[m, _I_DIV] = t
             break
-        if haspop:
-            pval = _obj.population(ocode, ofp, X, y, w, pgrad)
-            pgsq = 0.0
-            for i in range(d):
-                pgsq += pgrad[i] * pgrad[i]
-        if t <= T:
-            sum_gsq += gsq
-            sum_gn += math.sqrt(gsq)
-            sum_pgsq += pgsq
-            if gsq < min_gsq:
-                min_gsq = gsq
-        if dist2 > max_dist2:  # sqrt is monotone: sqrt(max dist^2) = max dist, one sqrt at the end
-            max_dist2 = dist2
+        _accumulate(t, T, ev, sums)
         while gi < G and grid[gi] == t:
-            _record(records, m, gi, fval, f_star, gsq, sum_gsq, min(t, T), math.sqrt(dist2), haspop, pval, pgsq)
+            _record(records, m, gi, ev, f_star, sums[_S_GSQ], min(t, T), haspop)
             gi += 1
         if t == T + 1:
-            break
-        h = eta[t - 1]
-        lt = lam[t - 1]
-        if rule == _opt.PS_CLIP:
-            A = abs(mbs)
-            per = batch // A
-            for i in range(d):
-                g[i] = 0.0
-            for a in range(A):
-                _stoch_grad(ocode, ofp, X, y, w, grad, ncode, nvec, nparams, state, xi, work, mb, per)
-                if mbs > 0:
-                    n_clip += _clip(mb, lt * (a + 1.0) ** qexp)
-                    n_ops += 1
-                for i in range(d):
-                    g[i] += mb[i] / A
-            if mbs < 0:
-                n_clip += _clip(g, lt)
-                n_ops += 1
-            for i in range(d):
-                w[i] -= h * g[i]
-            continue
-        _stoch_grad(ocode, ofp, X, y, w, grad, ncode, nvec, nparams, state, xi, work, g, batch)
-        if rule == _opt.SGD:
-            n_clip += _clip(g, lt)
-            n_ops += 1
-            for i in range(d):
-                w[i] -= h * g[i]
-        elif rule == _opt.MOMENTUM:
-            if order == 2:  # momentum_then_clip
-                for i in range(d):
-                    mom[i] = beta * mom[i] + (1.0 - beta) * g[i]
-                    mb[i] = mom[i]
-                n_clip += _clip(mb, lt)
-                n_ops += 1
-                for i in range(d):
-                    w[i] -= h * mb[i]
-            else:
-                n_clip += _clip(g, lt)
-                n_ops += 1
-                c = 1.0 - beta if order == 0 else 1.0
-                for i in range(d):
-                    mom[i] = beta * mom[i] + c * g[i]
-                    w[i] -= h * mom[i]
-        elif rule == _opt.ADAGRAD:
-            n_clip += _clip(g, lt)
-            n_ops += 1
-            if coordinate:
-                for i in range(d):
-                    if delayed:
-                        den = acc[i] ** apow
-                        acc[i] += g[i] * g[i]
-                    else:
-                        acc[i] += g[i] * g[i]
-                        den = acc[i] ** apow
-                    w[i] -= h * g[i] / den
-            else:
-                s = 0.0
-                for i in range(d):
-                    s += g[i] * g[i]
-                if delayed:
-                    den = acc[0] ** apow
-                    acc[0] += s
-                else:
-                    acc[0] += s
-                    den = acc[0] ** apow
-                for i in range(d):
-                    w[i] -= h * g[i] / den
-        elif rule == _opt.NORMALIZED_MOMENTUM:
-            n_clip += _clip(g, lt)
-            n_ops += 1
-            for i in range(d):
-                mom[i] = beta * mom[i] + (1.0 - beta) * g[i]
-            nm = _norm(mom)
-            if nm > 0.0:
-                for i in range(d):
-                    w[i] -= h * mom[i] / nm
-        elif rule == _opt.DELTA_GCLIP:
-            nrm = _norm(g)
-            f = 1.0
-            if nrm > 0.0 and gamma / nrm < 1.0:
-                f = max(delta, gamma / nrm)
-                n_clip += 1
-            n_ops += 1
-            for i in range(d):
-                w[i] -= h * f * g[i]
-        else:  # SIBERT
-            thr = _norm(w) * math.sqrt(2.0 * wd / h) if h > 0.0 else np.inf
-            n_clip += _clip(g, thr)
-            n_ops += 1
-            for i in range(d):
-                w[i] = (1.0 - h * wd) * w[i] - h * g[i]
-
-    for i in range(d):
-        final_w[m, i] = w[i]
-    row = metrics[m]
-    row[_CLIPF] = n_clip / n_ops if n_ops > 0 else 0.0
-    row[_MAXD] = math.sqrt(max_dist2)
-    row[_MIN] = min_gsq
-    if diverged_at > 0:
-        for k in (_AVG, _FGSQ, _FGAP, _FVAL, _AVGN, _PAVG, _PFGSQ, _PFGAP, _FGEN, _FDEV):
-            row[k] = np.inf
-        row[_MAXD] = np.inf
-        row[_DIV] = 1.0
-        row[_DIVT] = diverged_at
-        for j in range(gi, G):
-            for k in range(records.shape[2]):
-                records[m, j, k] = np.inf
-        return
-    row[_AVG] = sum_gsq / T
-    row[_AVGN] = sum_gn / T
-    row[_FGSQ] = gsq
-    row[_FVAL] = fval
-    row[_FGAP] = fval - f_star
-    row[_DIV] = 0.0
-    row[_DIVT] = 0.0
-    if haspop:
-        row[_PAVG] = sum_pgsq / T
-        row[_PFGSQ] = pgsq
-        row[_PFGAP] = pval - pop_f_star
-        row[_FGEN] = pval - fval
-        dev = 0.0
-        for i in range(d):
-            dev += (pgrad[i] - grad[i]) ** 2
-        row[_FDEV] = math.sqrt(dev)
+            _finish(ev, grad, pgrad, sums)
+        else:
+            _update(t, pmeta, pcodes, ptab, ocode, ofp, X, y, ncode, nvec, nparams, state, w, grad, g, u, mb,
+                    xi, work, st, cnt, pend)
+        t += 1
+    INTS[m, _I_T], INTS[m, _I_GI] = t, gi
+    sums[_S_NCLIP], sums[_S_NOPS] = cnt[0], cnt[1]
+    RNG[m] = state
+    W[m] = w
+    OS[m] = st
 
 
 @njit(parallel=True, cache=True)
-def _drive(ocode, ofp, X, y, f_star, pop_f_star, haspop, ncode, nvec, nparams, nwork, rule, ip, fp,
-           eta, lam, x0, root, seeds, grid, metrics, records, final_w):
-    for m in prange(seeds.shape[0]):
-        _path(m, ocode, ofp, X, y, f_star, pop_f_star, haspop, ncode, nvec, nparams, nwork, rule, ip, fp,
-              eta, lam, x0, root, seeds, grid, metrics, records, final_w)
+def _advance(t1, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
+             x0, grid, W, OS, RNG, SUMS, INTS, records):
+    for m in prange(W.shape[0]):
+        _path(m, t1, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
+              x0, grid, W, OS, RNG, SUMS, INTS, records)
+
+
+@njit(cache=True)
+def _init_paths(root, seeds, x0, pcodes, ptab, W, OS, RNG, SUMS, INTS):
+    d = x0.shape[0]
+    for m in range(seeds.shape[0]):
+        seed_state(root, np.uint64(seeds[m]), RNG[m])
+        W[m] = x0
+        _st.init_state(pcodes, ptab, OS[m], d)
+        SUMS[m] = 0.0
+        SUMS[m, _S_MIN] = np.inf
+        INTS[m] = 0
+        INTS[m, _I_T] = 1
 
 
 # ------------------------------------------------------------------------------------------------
@@ -386,7 +315,7 @@ class SimResult:
             vals["Delta"] = obj.value(x0) - obj.f_star
         if opt.clip is not None:
             vals["lam"] = float(opt.clip.values(T)[0])
-        if opt.rule in (_opt.MOMENTUM, _opt.NORMALIZED_MOMENTUM):
+        if opt.has_momentum:
             vals["beta"] = opt.beta
         if obj.finite_sum:
             vals["n"] = obj.n
@@ -426,6 +355,115 @@ def record_grid(n_steps, record):
     return np.unique(steps.astype(np.int64))
 
 
+# ------------------------------------------------------------------------------------------------
+# Path states: initialise, advance, finalise (simulate is built on these; so can restarts/cloning)
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Problem:
+    """Everything a path's kernel reads that does not change along the path: objective, noise and
+    stage program packed for horizon T, the start x0, the root seed and the record grid."""
+
+    objective: _obj.Objective
+    noise: _noise.Noise
+    optimizer: _opt.Optimizer
+    n_steps: int
+    x0: np.ndarray
+    root: np.uint64
+    grid: np.ndarray
+    program: _opt.Program
+    noise_pack: tuple
+
+    @classmethod
+    def build(cls, objective, noise, optimizer, n_steps, x0, seed, grid):
+        ncode, nvec, nparams = noise.pack()
+        pack = (np.int64(ncode), np.int64(nvec), np.ascontiguousarray(nparams, dtype=np.float64),
+                np.int64(_noise.noise_work_size(objective.dim)))
+        return cls(objective, noise, optimizer, n_steps, x0, root_seed(seed), grid,
+                   optimizer.pack(n_steps, objective.dim), pack)
+
+    def kernel_args(self):
+        o, p = self.objective, self.program
+        return (np.int64(o.code), o.fparams, o.X, o.y, float(o.f_star), bool(o.has_population),
+                *self.noise_pack, p.meta, p.codes, p.sched, self.x0, self.grid)
+
+
+@dataclass
+class PathStates:
+    """The complete state of M paths (row m = path m), enough to stop and restart any path mid-way.
+
+    ``w`` iterate (M, d); ``opt_state`` stage states (M, S); ``rng`` xoshiro256++ states (M, 4);
+    ``sums`` running metric sums (M, 12); ``ints`` (M, 4): next step t, next record slot, divergence
+    step; ``records`` (M, grid, len(RECORDS)). Copy rows (``take``) to clone particles.
+    """
+
+    w: np.ndarray
+    opt_state: np.ndarray
+    rng: np.ndarray
+    sums: np.ndarray
+    ints: np.ndarray
+    records: np.ndarray
+
+    @property
+    def t(self):
+        """The next step of each path (T + 2 when finished)."""
+        return self.ints[:, _I_T]
+
+    def take(self, rows):
+        """A copy of the states of the given rows (a clone of those paths)."""
+        return PathStates(*(np.ascontiguousarray(a[rows]) for a in
+                            (self.w, self.opt_state, self.rng, self.sums, self.ints, self.records)))
+
+
+def init_states(problem, seeds) -> PathStates:
+    """States at t = 1 for the paths with the given stream indices (path m uses (root, seeds[m]))."""
+    seeds = np.ascontiguousarray(seeds, dtype=np.int64)
+    M, d = seeds.size, problem.objective.dim
+    S = int(problem.program.meta[4])
+    st = PathStates(np.empty((M, d)), np.empty((M, S)), np.empty((M, 4), dtype=np.uint64),
+                    np.empty((M, _N_SUMS)), np.empty((M, _N_INTS), dtype=np.int64),
+                    np.zeros((M, problem.grid.size, len(RECORDS))))
+    _init_paths(problem.root, seeds, problem.x0, problem.program.codes, problem.program.sched, st.w,
+                st.opt_state, st.rng, st.sums, st.ints)
+    return st
+
+
+def advance(problem, states, t_stop=None):
+    """Advance every path in place up to step ``t_stop`` (exclusive; default: finish, T + 2).
+
+    Steps already taken are not repeated; diverged paths stay where they diverged.
+    """
+    t1 = problem.n_steps + 2 if t_stop is None else int(t_stop)
+    with numba.parallel_chunksize(_CHUNK):
+        _advance(np.int64(t1), *problem.kernel_args(), states.w, states.opt_state, states.rng, states.sums,
+                 states.ints, states.records)
+
+
+def finalise(problem, states):
+    """(metrics, records, final iterates) of finished paths, as ``simulate`` returns them."""
+    T, obj = problem.n_steps, problem.objective
+    s, div_at = states.sums, states.ints[:, _I_DIV]
+    div = div_at > 0
+    nops = s[:, _S_NOPS]
+    m = {"avg_grad_sq": s[:, _S_GSQ] / T, "min_grad_sq": s[:, _S_MIN].copy(), "final_grad_sq": s[:, _S_FGSQ].copy(),
+         "final_gap": s[:, _S_FVAL] - obj.f_star, "final_value": s[:, _S_FVAL].copy(),
+         "avg_grad_norm": s[:, _S_GN] / T,
+         "clip_fraction": np.where(nops > 0, s[:, _S_NCLIP] / np.where(nops > 0, nops, 1.0), 0.0),
+         "max_dist": np.sqrt(s[:, _S_MAXD2]), "diverged": div, "diverged_step": div_at.astype(np.int64)}
+    if obj.has_population:
+        m.update({"avg_pop_grad_sq": s[:, _S_PGSQ] / T, "final_pop_grad_sq": s[:, _S_PFGSQ].copy(),
+                  "final_pop_gap": s[:, _S_PVAL] - obj.pop_f_star, "final_gen_gap": s[:, _S_PVAL] - s[:, _S_FVAL],
+                  "final_grad_dev": np.sqrt(s[:, _S_DEV2])})
+    for k in m:
+        if k not in ("min_grad_sq", "clip_fraction", "diverged", "diverged_step"):
+            m[k][div] = np.inf
+    recs = states.records.copy()
+    for i in np.flatnonzero(div):
+        recs[i, states.ints[i, _I_GI]:, :] = np.inf
+    rec = {name: recs[:, :, k].copy() for k, name in enumerate(RECORDS)
+           if problem.grid.size and (obj.has_population or name not in _POP_RECORDS)}
+    return {k: m[k] for k in METRICS if k in m}, rec, states.w.copy()
+
+
 def simulate(objective, noise, optimizer, *, n_steps, n_seeds, seed=0, x0=None, record=None, first_seed=0,
              threads=None) -> SimResult:
     """Run ``n_seeds`` independent paths of ``n_steps`` steps of ``optimizer`` on ``objective``.
@@ -445,7 +483,6 @@ def simulate(objective, noise, optimizer, *, n_steps, n_seeds, seed=0, x0=None, 
     T = V.integer("n_steps", n_steps, 1, 10**9)
     M = V.integer("n_seeds", n_seeds, 1, 10**9)
     first = V.integer("first_seed", first_seed, 0, 2**62)
-    root = root_seed(seed)
     d = objective.dim
     if x0 is None:
         w0 = objective.x0.astype(np.float64)
@@ -454,39 +491,21 @@ def simulate(objective, noise, optimizer, *, n_steps, n_seeds, seed=0, x0=None, 
         if w0.shape != (d,) or not np.all(np.isfinite(w0)):
             raise ValueError(f"x0 has shape {w0.shape}: must be a finite vector of shape ({d},)")
     grid = record_grid(T, record)
-    rule, ip, fp, eta, lam = optimizer.pack(T)
-    ncode, nvec, nparams = noise.pack()
-    nwork = int(_noise.noise_work_size(d))
-    haspop = objective.has_population
-    metrics = np.zeros((M, len(METRICS)))
-    records = np.zeros((M, grid.size, len(RECORDS)))
-    final_w = np.zeros((M, d))
-    seeds = np.arange(first, first + M, dtype=np.int64)
+    problem = Problem.build(objective, noise, optimizer, T, w0, seed, grid)
     prev = numba.get_num_threads()
     if threads is not None:
         numba.set_num_threads(V.integer("threads", threads, 1, numba.config.NUMBA_NUM_THREADS))
     used = numba.get_num_threads()
     t0 = time.perf_counter()
     try:
-        with numba.parallel_chunksize(_CHUNK):
-            _drive(np.int64(objective.code), objective.fparams, objective.X, objective.y,
-                   float(objective.f_star), float(objective.pop_f_star), bool(haspop),
-                   np.int64(ncode), np.int64(nvec), np.ascontiguousarray(nparams, dtype=np.float64),
-                   np.int64(nwork), np.int64(rule), ip, fp, eta, lam, w0, root, seeds, grid, metrics,
-                   records, final_w)
+        states = init_states(problem, np.arange(first, first + M, dtype=np.int64))
+        advance(problem, states)
     finally:
         numba.set_num_threads(prev)
     elapsed = time.perf_counter() - t0
-    out = {}
-    for k, name in enumerate(METRICS):
-        if name in _POP_METRICS and not haspop:
-            continue
-        col = metrics[:, k].copy()
-        out[name] = col.astype(bool) if name == "diverged" else (col.astype(np.int64) if name == "diverged_step" else col)
-    rec = {name: records[:, :, k].copy() for k, name in enumerate(RECORDS)
-           if grid.size and (haspop or name not in _POP_RECORDS)}
+    out, rec, final_w = finalise(problem, states)
     config = {"objective": objective.to_dict(), "noise": noise.to_dict(), "optimizer": optimizer.to_dict(),
-              "n_steps": T, "n_seeds": M, "seed": int(root), "first_seed": first,
+              "n_steps": T, "n_seeds": M, "seed": int(problem.root), "first_seed": first,
               "x0": None if x0 is None else w0.tolist(), "record_steps": grid.tolist()}
     meta = {"versions": versions(), "threads": used, "elapsed_s": elapsed}
     return SimResult(out, rec, grid, config, meta, final_w, objective, noise, optimizer)

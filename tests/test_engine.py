@@ -93,7 +93,8 @@ def test_one_compiled_signature_whatever_the_input_types():
     for T, seeds, seed in ((10, 2, 0), (np.int32(12), np.int64(3), np.uint64(4)), (11.0, 2, 7)):
         simulate(QUAD, STABLE, P.clipped_sgd(0.1, 1.0), n_steps=T, n_seeds=seeds, seed=seed, record=3)
     simulate(QUAD, None, P.sgd(np.float32(0.1)), n_steps=5, n_seeds=1, x0=[1, 2, 3, 4, 5, 6])
-    assert len(engine._drive.signatures) == 1
+    assert len(engine._advance.signatures) == 1
+    assert len(engine._init_paths.signatures) == 1
 
 
 def test_result_records_provenance():

@@ -9,7 +9,8 @@ from hypothesis import given, settings, strategies as st
 from clipsim import noise as N
 from clipsim import objectives as O
 from clipsim import optimizers as P
-from clipsim.engine import _clip, simulate
+from clipsim._stages import clip as _clip
+from clipsim.engine import simulate
 
 
 def _clipv(v, lam):
@@ -24,7 +25,7 @@ def reference(obj, opt, T, draws):
     w = obj.x0.astype(float).copy()
     eta, lam = opt.eta.values(T), (np.full(T, np.inf) if opt.clip is None else opt.clip.values(T))
     m = np.zeros(obj.dim)
-    acc = np.full(obj.dim if opt.coordinate else 1, opt.b0 ** 2)
+    acc = np.full(obj.dim if getattr(opt, "coordinate", False) else 1, getattr(opt, "b0", 1.0) ** 2)
 
     def stoch(count):
         nonlocal k
