@@ -320,7 +320,7 @@ def _least_squares(dim, p):
 
 def from_dict(d) -> Objective:
     """Inverse of :meth:`Objective.to_dict`."""
-    d = dict(d)
+    d = dict(V.table("objective", d))
     try:
         name, dim = d.pop("name"), d.pop("dim")
     except KeyError as e:

@@ -295,7 +295,7 @@ NAMES = tuple(_CONSTRUCTORS)
 
 def from_dict(d) -> Optimizer:
     """Build an optimizer from plain data: {"name": ..., "eta": ..., "clip": ..., rule params}."""
-    d = dict(d)
+    d = dict(V.table("optimizer", d))
     name = V.choice("optimizer", d.pop("name", None), NAMES)
     ctor = _CONSTRUCTORS[name]
     params = inspect.signature(ctor).parameters
