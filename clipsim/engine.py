@@ -28,6 +28,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from . import _limits
 from . import _validate as V
 from . import noise as _noise
 from . import objectives as _obj
@@ -454,9 +455,10 @@ def simulate(objective, noise, optimizer, *, n_steps, n_seeds, seed=0, x0=None, 
         if w0.shape != (d,) or not np.all(np.isfinite(w0)):
             raise ValueError(f"x0 has shape {w0.shape}: must be a finite vector of shape ({d},)")
     grid = record_grid(T, record)
+    nwork = int(_noise.noise_work_size(d))
+    _limits.guard_simulate(M, T, d, grid.size, len(METRICS), len(RECORDS), nwork, numba.config.NUMBA_NUM_THREADS)
     rule, ip, fp, eta, lam = optimizer.pack(T)
     ncode, nvec, nparams = noise.pack()
-    nwork = int(_noise.noise_work_size(d))
     haspop = objective.has_population
     metrics = np.zeros((M, len(METRICS)))
     records = np.zeros((M, grid.size, len(RECORDS)))

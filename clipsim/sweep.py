@@ -59,6 +59,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 
+from . import _limits
 from . import _validate as V
 
 if sys.version_info >= (3, 11):
@@ -260,6 +261,7 @@ def from_spec(spec, path="") -> Sweep:
         obj = O.from_dict(s["objective"])
         noise = N.Noise.from_dict(s["noise"])
         opt = P.from_dict(s["optimizer"])
+        _limits.guard_schedule(T)
         opt.pack(T)  # validates schedules at this horizon
         config = {"objective": obj.to_dict(), "noise": noise.to_dict(), "optimizer": opt.to_dict(),
                   "n_steps": T, "n_seeds": V.integer("seeds", top["seeds"], 1, 10**9),

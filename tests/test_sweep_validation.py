@@ -165,3 +165,36 @@ def test_from_dict_needs_a_table(d):
     for f in (opt.from_dict, objectives.from_dict, noise.Noise.from_dict):
         with pytest.raises(ValueError):
             f(d)
+
+
+# ---- class 3: memory is estimated before allocating --------------------------------------------
+def _q():
+    return objectives.get("quadratic", 2)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: noise.stable(1.5).sample(10**12),
+    lambda: noise.stable(1.5).sample_vectors(10**7, 10**6),
+    lambda: objectives.get("robust_regression", 1000, n=10**7),
+    lambda: simulate(_q(), noise.stable(1.5), opt.clipped_sgd(0.1, 1.0), n_steps=10**9, n_seeds=1),
+    lambda: simulate(_q(), noise.stable(1.5), opt.clipped_sgd(0.1, 1.0), n_steps=10, n_seeds=10**9),
+    lambda: simulate(objectives.get("quadratic", 10**6), None, opt.sgd(0.1), n_steps=10, n_seeds=10**5),
+    lambda: S.from_spec(spec(sweep={"n_steps": 10**9})),
+], ids=["sample", "sample_vectors", "robust_regression", "n_steps", "seeds", "dim", "spec_n_steps"])
+def test_runs_that_cannot_fit_are_refused_before_allocating(call, monkeypatch):
+    monkeypatch.setenv("CLIPSIM_MAX_BYTES", str(2 * 10**9))  # the same answer on any machine
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError) as e:
+        call()
+    msg = str(e.value)
+    assert "needs about" in msg and "available" in msg and "\n" not in msg
+    assert time.perf_counter() - t0 < 5.0
+
+
+def test_memory_budget_override(monkeypatch):
+    from clipsim import _limits
+
+    monkeypatch.setenv("CLIPSIM_MAX_BYTES", "1e6")
+    with pytest.raises(ValueError, match="1e\\+06|1 MB|needs about"):
+        _limits.require("x", 2e6, "less")
+    _limits.require("x", 1e5, "less")
