@@ -254,6 +254,7 @@ def check(bound, result, delta=None, *, confidence=0.95, calibrate=False, n_boot
     if not isinstance(metrics, Mapping):
         raise ValueError(f"result = {type(result).__name__} is not allowed: must have a .metrics dict")
     kind = V.choice("bound.kind", bound.kind, _KINDS)
+    V.bound_values(bound, values)
     conf = V.real("confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True)
     n_boot = V.integer("n_boot", n_boot, 1)
     if bound.delta is not None:

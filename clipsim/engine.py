@@ -28,6 +28,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from . import _limits
 from . import _validate as V
 from . import noise as _noise
 from . import objectives as _obj
@@ -491,6 +492,8 @@ def simulate(objective, noise, optimizer, *, n_steps, n_seeds, seed=0, x0=None, 
         if w0.shape != (d,) or not np.all(np.isfinite(w0)):
             raise ValueError(f"x0 has shape {w0.shape}: must be a finite vector of shape ({d},)")
     grid = record_grid(T, record)
+    _limits.guard_simulate(M, T, d, grid.size, len(METRICS), len(RECORDS), int(_noise.noise_work_size(d)),
+                           numba.config.NUMBA_NUM_THREADS)
     problem = Problem.build(objective, noise, optimizer, T, w0, seed, grid)
     prev = numba.get_num_threads()
     if threads is not None:

@@ -88,6 +88,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from . import _limits
 from . import _validate as _v
 from . import _vmath as _vm
 from ._rng import fill_uniform_n, root_seed, seed_state, uniform
@@ -670,6 +671,7 @@ class Noise:
         an n-vector with vector code IID on stream (seed, 0). For stable, Pareto and Gaussian this is
         a prefix-consistent stream: ``sample(n)[:k] == sample(k)``."""
         n = _v.integer("n", n, 0)
+        _limits.guard_array("sample(n)", n, "draw fewer values, or in batches with different seeds")
         root = root_seed(seed)
         code, _, params = self.pack()
         out = np.empty(n, dtype=np.float64)
@@ -684,6 +686,7 @@ class Noise:
         """(n, dim) array; row i is the first draw of path i's stream (seed, i), as in the engine."""
         n = _v.integer("n", n, 0)
         d = _v.integer("dim", dim, 1)
+        _limits.guard_array("sample_vectors(n, dim)", n * d, "draw fewer or shorter vectors")
         root = root_seed(seed)
         code, vec, params = self.pack()
         out = np.empty((n, d), dtype=np.float64)

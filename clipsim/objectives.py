@@ -32,6 +32,7 @@ import numpy as np
 from numba import njit
 from scipy import special
 
+from . import _limits
 from . import _validate as V
 
 QUADRATIC, GEMAN_MCCLURE, SIN_QUADRATIC, ROBUST_REGRESSION, LEAST_SQUARES = 0, 1, 2, 3, 4
@@ -283,6 +284,8 @@ def _robust_regression(dim, p):
     if not (isinstance(nu, (int, float)) and (math.isinf(nu) and nu > 0 or nu > 2)) or isinstance(nu, bool):
         raise ValueError(f"covariate_df = {nu!r} is not allowed: must be a real number > 2, or inf for Gaussian covariates")
     nu = float(nu)
+    _limits.guard_array(f"robust_regression data (n={n}, dim={dim})", 2 * n * (dim + 1) + 2 * dim * dim,
+                        "use a smaller n or dim")
     seed = V.integer("data_seed", p["data_seed"], 0, 2**63 - 1)
     rng = np.random.default_rng(seed)
     w_star = np.ones(dim) / math.sqrt(dim)
@@ -308,6 +311,7 @@ def _robust_regression(dim, p):
 def _least_squares(dim, p):
     n = p["n"] if p["n"] is not None else max(1, dim // 4)
     n = V.integer("n", n, 1, dim)
+    _limits.guard_array(f"overparam_least_squares data (n={n}, dim={dim})", 2 * n * (dim + 1), "use a smaller n or dim")
     seed = V.integer("data_seed", p["data_seed"], 0, 2**63 - 1)
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((n, dim)) / math.sqrt(dim)
@@ -320,7 +324,7 @@ def _least_squares(dim, p):
 
 def from_dict(d) -> Objective:
     """Inverse of :meth:`Objective.to_dict`."""
-    d = dict(d)
+    d = dict(V.table("objective", d))
     try:
         name, dim = d.pop("name"), d.pop("dim")
     except KeyError as e:

@@ -697,7 +697,7 @@ def stage_from_dict(d) -> Stage:
 def from_dict(d) -> Optimizer:
     """Build an optimizer from plain data: a preset {"name": ..., "eta": ..., "clip": ..., rule params}
     or a chain {"stages": [{"stage": ..., ...}, ...], "batch": B} (``name = "chain"`` optional)."""
-    d = dict(d)
+    d = dict(V.table("optimizer", d))
     if "stages" in d and d.get("name", "chain") == "chain":
         d.pop("name", None)
         stages = d.pop("stages")

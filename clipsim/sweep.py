@@ -61,6 +61,7 @@ component of every grid path (``alpha`` for "noise.alpha"), and ``[vars]``.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import itertools
 import json
@@ -68,6 +69,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 
+from . import _limits
 from . import _validate as V
 
 if sys.version_info >= (3, 11):
@@ -83,6 +85,13 @@ CHECK_KEYS = ("bound", "metric", "delta", "values", "calibrate", "confidence", "
 FIGURE_KEYS = ("kind", "x", "group", "metric", "statistic", "bound", "values", "where", "title", "name",
                "deltas", "series", "calibrate")
 FIGURE_KINDS = ("rate", "quantile_delta", "failure_probability", "gen_gap", "tail_index", "trajectory")
+#: The grid is expanded (and every cell validated) before anything runs; beyond this many cells a spec is
+#: almost surely a mistake (and expanding it would itself take minutes).
+MAX_CELLS = 100_000
+#: Names every expression already knows (run values, noise parameters, T, d, n, t): ``[vars]`` may not
+#: redefine them, or an expression would silently mean something else than the spec says.
+BUILTIN_NAMES = ("T", "d", "n", "t", "L", "B", "eta", "lam", "beta", "mu", "Delta", "sigma", "alpha",
+                 "tail_index", "df", "scale", "pi", "E")
 
 
 @dataclass(frozen=True)
@@ -176,14 +185,24 @@ def _resolve(node, variables, where):
     return node
 
 
-def evaluate_expr(text, variables, where="expr"):
-    """Value of a whitelisted arithmetic expression (``theory.parse_expr``) under ``variables``."""
+@functools.lru_cache(maxsize=4096)
+def _parsed(text, names):
     from theory import parse_expr
+
+    return parse_expr(text, extra_symbols=names)[0]
+
+
+def evaluate_expr(text, variables, where="expr"):
+    """Value of a whitelisted arithmetic expression (``theory.parse_expr``) under ``variables``.
+
+    Evaluated in floating point with bounded work (:func:`theory.parse.evaluate_float`): an
+    overflow, a pole or a complex value is a one-line ValueError, never a hang."""
+    from theory.parse import evaluate_float
 
     if not isinstance(text, str):
         raise ValueError(f"{where}: expr = {text!r} is not allowed: must be a string")
     try:
-        expr, _ = parse_expr(text, extra_symbols=tuple(variables))
+        expr = _parsed(text, tuple(sorted(variables)))
     except ValueError as e:
         raise ValueError(f"{where}: {e}") from None
     free = {s.name for s in expr.free_symbols}
@@ -191,11 +210,10 @@ def evaluate_expr(text, variables, where="expr"):
     if missing:
         raise ValueError(f"{where}: expr {text!r} uses {', '.join(missing)} with no value; "
                          f"known: {', '.join(sorted(variables)) or 'none'}")
-    subs = {s: variables[s.name] for s in expr.free_symbols}
-    val = complex(expr.evalf(subs=subs))
-    if val.imag != 0 or not math.isfinite(val.real):
-        raise ValueError(f"{where}: expr {text!r} = {val} is not a finite real number")
-    return val.real  # integer-valued parameters (dim, n, batch) accept integral floats
+    try:
+        return evaluate_float(expr, variables)  # integer-valued parameters accept integral floats
+    except ValueError as e:
+        raise ValueError(f"{where}: expr {text!r} is not a finite real number here: {e}") from None
 
 
 def from_spec(spec, path="") -> Sweep:
@@ -210,14 +228,13 @@ def from_spec(spec, path="") -> Sweep:
             raise ValueError(f"spec: missing table [{k}]")
     sw = spec["sweep"]
     _check_keys("[sweep]", sw, SWEEP_KEYS)
+    for k in ("objective", "noise", "optimizer"):
+        V.table(f"[{k}]", spec[k])
     name = sw.get("name") or (path.rsplit("/", 1)[-1].removesuffix(".toml") if path else "sweep")
     grid = spec.get("grid", {})
     if not isinstance(grid, dict):
         raise ValueError(f"[grid] = {grid!r} is not allowed: must be a table of dotted paths")
-    variables0 = dict(spec.get("vars", {}))
-    for k, v in variables0.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValueError(f"[vars] {k} = {v!r} is not allowed: must be a number")
+    _check_sweep_table(sw, path)
     streams = V.choice("[sweep] streams", sw.get("streams", "independent"), STREAMS)
     axes = []
     for gpath, values in grid.items():
@@ -228,6 +245,12 @@ def from_spec(spec, path="") -> Sweep:
         if not isinstance(values, list) or not values:
             raise ValueError(f"[grid] {gpath} = {values!r} is not allowed: must be a non-empty list")
         axes.append((gpath, values))
+    variables0 = _check_vars(spec.get("vars", {}), [g for g, _ in axes])
+    n_cells = math.prod(len(v) for _, v in axes)
+    if n_cells > MAX_CELLS:
+        raise ValueError(f"[grid] expands to {n_cells:,} cells "
+                         f"({' x '.join(str(len(v)) for _, v in axes)}): at most {MAX_CELLS:,} are allowed; "
+                         "split the sweep into several specs or grid fewer values")
     cells = []
     for combo in itertools.product(*[v for _, v in axes]) if axes else [()]:
         s = {k: copy.deepcopy(spec[k]) for k in ("objective", "noise", "optimizer")}
@@ -262,32 +285,150 @@ def from_spec(spec, path="") -> Sweep:
         obj = O.from_dict(s["objective"])
         noise = N.Noise.from_dict(s["noise"])
         opt = P.from_dict(s["optimizer"])
+        _limits.guard_schedule(T)
         opt.pack(T)  # validates schedules at this horizon
         config = {"objective": obj.to_dict(), "noise": noise.to_dict(), "optimizer": opt.to_dict(),
                   "n_steps": T, "n_seeds": V.integer("seeds", top["seeds"], 1, 10**9),
                   "seed": V.integer("seed", top["seed"], 0, 2**63 - 1), "record": sw.get("record")}
         if sw.get("x0") is not None:
-            config["x0"] = [float(v) for v in sw["x0"]]
+            config["x0"] = V.reals("[sweep] x0", sw["x0"], scalar_ok=False)
         config["streams"], config["root_seed"] = streams, config["seed"]
         if streams == "independent":
             config["seed"] = cell_stream_seed(config["root_seed"], config)
         variables.update({"n": obj.n} if obj.finite_sum else {})
         cells.append(Cell(name, tuple(coords), variables, config))
-    checks = []
-    for i, c in enumerate(spec.get("check", [])):
-        _check_keys(f"[[check]] #{i + 1}", c, CHECK_KEYS)
-        if "bound" not in c:
-            raise ValueError(f"[[check]] #{i + 1}: missing key 'bound'")
-        import theory
-
-        theory.get(c["bound"])
-        checks.append(c)
-    figures = []
-    for i, f in enumerate(spec.get("figure", [])):
-        _check_keys(f"[[figure]] #{i + 1}", f, FIGURE_KEYS)
-        V.choice(f"[[figure]] #{i + 1} kind", f.get("kind"), FIGURE_KINDS)
-        figures.append(f)
+    paths = [g for g, _ in axes]
+    checks = [_check_check(f"[[check]] #{i + 1}", c, cells, paths) for i, c in enumerate(_tables(spec, "check"))]
+    figures = [_check_figure(f"[[figure]] #{i + 1}", f, cells, paths)
+               for i, f in enumerate(_tables(spec, "figure"))]
     return Sweep(name, sw.get("description", ""), tuple(cells), tuple(checks), tuple(figures), spec, path)
+
+
+def _check_sweep_table(sw, path):
+    """Types and ranges of the [sweep] scalars (n_steps, seeds, seed are checked per cell)."""
+    if "name" in sw:
+        V.safe_name("[sweep] name", sw["name"])
+    if "description" in sw:
+        V.string("[sweep] description", sw["description"], nonempty=False)
+    rec = sw.get("record")
+    if rec is not None and not (isinstance(rec, int) and not isinstance(rec, bool)) and not (
+            isinstance(rec, list) and rec and all(isinstance(r, int) and not isinstance(r, bool) for r in rec)):
+        raise ValueError(f"[sweep] record = {rec!r} is not allowed: must be a number of grid points or a "
+                         "non-empty list of integer steps")
+
+
+def _check_vars(table, grid_paths):
+    """[vars] as a dict name → finite number; a name may not shadow a built-in expression name."""
+    from theory.parse import FUNCTIONS
+
+    V.table("[vars]", table)
+    reserved = set(BUILTIN_NAMES) | {g.split(".")[-1] for g in grid_paths} | set(FUNCTIONS)
+    for k, v in table.items():
+        if not (k.isidentifier() and k.isascii()) or k in reserved:
+            why = ("it is a built-in expression name (the run's value, a noise parameter, a grid path's last "
+                   "component or a function)" if k in reserved else "it is not a plain identifier")
+            raise ValueError(f"[vars] {k} is not allowed: {why}; choose another name, e.g. c_{k}"
+                             if k in reserved else f"[vars] {k!r} is not allowed: {why}")
+        V.real(f"[vars] {k}", v, lo_open=True, hi_open=True)
+    return dict(table)
+
+
+def _tables(spec, key):
+    items = spec.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(t, dict) for t in items):
+        raise ValueError(f"{key} = {items!r} is not allowed: must be [[{key}]] tables")
+    return items
+
+
+def _check_where(where, name, cells, paths):
+    """A ``where``/``calibrate`` table must be {grid path or variable: value or [values]} matching a cell."""
+    V.table(name, where)
+    known = set(paths) | {k for c in cells for k in c.variables}
+    for k in where:
+        if k not in known and k.split(".")[-1] not in known:
+            raise ValueError(f"{name}: key {k!r} is not a grid path or variable; known: "
+                             f"{', '.join(sorted(known))}")
+    if not any(matches(c, where) for c in cells):
+        raise ValueError(f"{name} = {where!r} matches no cell of the sweep")
+
+
+def _statistic(name, value):
+    if value != "median":
+        V.real(name, value, 0.0, 1.0, lo_open=True, hi_open=True)
+    return value
+
+
+def _metric_names(name, value):
+    names = value if isinstance(value, list) else [value]
+    if not names or not all(isinstance(m, str) and m for m in names):
+        raise ValueError(f"{name} = {value!r} is not allowed: must be a metric name or a list of names")
+
+
+def _check_check(where, c, cells, paths):
+    """Types and ranges of one [[check]] table (the bound must exist)."""
+    import theory
+
+    _check_keys(where, c, CHECK_KEYS)
+    if "bound" not in c:
+        raise ValueError(f"{where}: missing key 'bound'")
+    theory.get(V.string(f"{where} bound", c["bound"]))
+    if "metric" in c:
+        _metric_names(f"{where} metric", c["metric"])
+    if "delta" in c:
+        V.reals(f"{where} delta", c["delta"], 0.0, 1.0, lo_open=True, hi_open=True)
+    if "values" in c:
+        V.table(f"{where} values", c["values"])
+    for k in ("where", "calibrate"):
+        if k in c:
+            _check_where(c[k], f"{where} {k}", cells, paths)
+    if "confidence" in c:
+        V.real(f"{where} confidence", c["confidence"], 0.0, 1.0, lo_open=True, hi_open=True)
+    if "rate" in c and V.string(f"{where} rate", c["rate"]) not in paths:
+        raise ValueError(f"{where} rate = {c['rate']!r} is not allowed: must be a gridded path "
+                         f"({', '.join(paths) or 'the sweep has no [grid]'})")
+    if "statistic" in c:
+        _statistic(f"{where} statistic", c["statistic"])
+    if "tolerance" in c:
+        V.real(f"{where} tolerance", c["tolerance"], 0.0, math.inf, hi_open=True)
+    if "n_boot" in c:
+        V.integer(f"{where} n_boot", c["n_boot"], 1, 100_000)
+    if "growth" in c:
+        V.boolean(f"{where} growth", c["growth"])
+    return c
+
+
+def _check_figure(where, f, cells, paths):
+    """Types and ranges of one [[figure]] table; ``name`` must be a safe file name."""
+    import theory
+
+    _check_keys(where, f, FIGURE_KEYS)
+    V.choice(f"{where} kind", f.get("kind"), FIGURE_KINDS)
+    for k in ("x", "title"):
+        if k in f:
+            V.string(f"{where} {k}", f[k], nonempty=k != "title")
+    if "name" in f:
+        V.safe_name(f"{where} name", f["name"])
+    if "bound" in f:
+        theory.get(V.string(f"{where} bound", f["bound"]))
+    if "metric" in f:
+        _metric_names(f"{where} metric", f["metric"])
+    if "statistic" in f:
+        _statistic(f"{where} statistic", f["statistic"])
+    if "deltas" in f:
+        V.reals(f"{where} deltas", f["deltas"], 0.0, 1.0, lo_open=True, hi_open=True, scalar_ok=False)
+    if "values" in f:
+        V.table(f"{where} values", f["values"])
+    for k in ("where", "calibrate"):
+        if k in f:
+            _check_where(f[k], f"{where} {k}", cells, paths)
+    if "group" in f:
+        groups = f["group"] if isinstance(f["group"], list) else [f["group"]]
+        known = set(paths) | {k for c in cells for k in c.variables}
+        for g in groups:
+            if not isinstance(g, str) or (g not in known and g.split(".")[-1] not in known):
+                raise ValueError(f"{where} group = {f['group']!r} is not allowed: each must be a grid path or "
+                                 f"variable; known: {', '.join(sorted(known))}")
+    return f
 
 
 def matches(cell: Cell, where) -> bool:

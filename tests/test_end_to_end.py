@@ -46,7 +46,8 @@ def _count(store):
 
 def test_killed_sweep_resumes_to_the_same_store(tmp_path):
     spec = tmp_path / "slow.toml"
-    text = pathlib.Path(TINY).read_text().replace('n_steps = [100, 200, 400]', 'n_steps = [20000, 20001, 20002, 20003, 20004, 20005]')
+    text = (pathlib.Path(TINY).read_text().replace('n_steps = [100, 200, 400]', 'n_steps = [20000, 20001, 20002, 20003, 20004, 20005]')
+            .replace('calibrate = {n_steps = [100, 200]}', 'calibrate = {n_steps = [20000, 20001]}'))
     spec.write_text(text)
     n_cells = len(S.load(spec).cells)
     ref = tmp_path / "ref"

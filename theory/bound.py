@@ -90,6 +90,20 @@ def _as_number(v: Any) -> sp.Expr:
     return sp.sympify(v)
 
 
+def _in_domain(bound_name: str, sym: sp.Symbol, value) -> np.ndarray:
+    """``value`` as a float array, refused (ValueError) if not real, nan, or outside ``sym``'s sign domain."""
+    try:
+        a = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        a = None
+    bad = a is None or np.any(np.isnan(a)) or (sym.is_positive and np.any(a <= 0)) or \
+        (sym.is_nonnegative and np.any(a < 0))
+    if bad:
+        dom = "> 0" if sym.is_positive else (">= 0" if sym.is_nonnegative else "a real number")
+        raise ValueError(f"{bound_name}: {sym.name} = {value!r} is not allowed: must be {dom}")
+    return a
+
+
 @dataclass(frozen=True, eq=True)
 class Bound:
     """One bound: ``quantity (<= or >=) expr``; see the module docstring and THEORY.md §4."""
@@ -221,7 +235,7 @@ class Bound:
         missing = [s.name for s in needed if s.name not in vals]
         if missing:
             raise ValueError(f"{self.name}: no value for {', '.join(missing)} (needed by {what})")
-        arrs = [np.asarray(vals[s.name], dtype=float) for s in needed]
+        arrs = [_in_domain(self.name, s, vals[s.name]) for s in needed]
         return arrs
 
     @staticmethod
@@ -281,6 +295,9 @@ class Bound:
         for s in self.expr.free_symbols:
             if s.name == name:
                 return s, small
+        if name not in S.CANONICAL:  # a canonical variable the bound omits has exponent 0; a typo has none
+            raise ValueError(f"{self.name}: var = {name!r} is not allowed: not a symbol of the bound "
+                             f"({', '.join(self.symbols)}) nor a canonical symbol")
         return sp.Symbol(name, positive=True), small
 
     def rate(self, var="T", **subs) -> tuple[sp.Expr, sp.Expr]:

@@ -10,10 +10,18 @@ Names: canonical symbols (theory.symbols) map to the canonical Symbols; ``C`` an
 positive hidden constants; ``pi`` and ``E`` are the constants. Any other name is rejected unless
 declared in ``extra_symbols`` (then a positive symbol): a typo like ``sigam`` must not become a
 silent new parameter. Float literals become exact decimals (0.1 -> 1/10).
+
+Bounded work: the text is at most 2000 characters and 60 levels deep, and every numeric
+(symbol-free) sub-expression is evaluated in floating point while the tree is built; one whose
+magnitude exceeds 1e300 (``gamma(gamma(100))``, ``exp(exp(exp(100)))``, a product of many
+``10**30``) is refused before SymPy would evaluate it exactly (which can take forever).
+:func:`evaluate_float` evaluates a parsed expression at given values with the same guards: a
+float walk of the tree, never ``evalf``, so it answers in time linear in the tree's size.
 """
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections.abc import Iterable, Mapping
 
@@ -22,7 +30,7 @@ import sympy as sp
 from . import symbols as S
 from .bound import Bound, Reference
 
-__all__ = ["parse_expr", "parse_bound", "FUNCTIONS"]
+__all__ = ["parse_expr", "parse_bound", "evaluate_float", "FUNCTIONS"]
 
 #: function name -> (SymPy callable, allowed argument counts)
 FUNCTIONS = {
@@ -76,7 +84,7 @@ class _Builder:
     def build(self, node: ast.AST, depth: int = 0) -> sp.Expr:
         if depth > _MAX_DEPTH:
             raise ValueError("parse_bound: expression nested too deeply")
-        b = lambda n: self.build(n, depth + 1)  # noqa: E731
+        b = lambda n: _bounded(self.build(n, depth + 1))  # noqa: E731
         if isinstance(node, ast.Expression):
             return b(node.body)
         if isinstance(node, ast.Constant):
@@ -131,9 +139,120 @@ class _Builder:
             if (nargs is not None and len(node.args) not in nargs) or not node.args:
                 raise ValueError(f"parse_bound: {fname} takes {nargs or 'at least 1'} argument(s), "
                                  f"got {len(node.args)}")
-            return fn(*[b(a) for a in node.args])
+            args = [b(a) for a in node.args]
+            if not any(a.free_symbols for a in args):  # numeric: refuse before SymPy evaluates exactly
+                try:
+                    _numeric_call(fname, args)
+                except ValueError as err:
+                    raise ValueError(f"parse_bound: {fname}(...) refused: {err}") from None
+            return fn(*args)
         _reject(node)
         raise AssertionError  # unreachable
+
+
+_MAX_MAGNITUDE = 1e300
+
+
+def _bounded(e: sp.Expr) -> sp.Expr:
+    """``e`` itself; if it is a number, first check that its magnitude is at most 1e300 (ValueError)."""
+    if not e.free_symbols:
+        try:
+            evaluate_float(e, {})
+        except ValueError as err:
+            raise ValueError(f"parse_bound: numeric value {str(e)[:40]} refused: {err}") from None
+    return e
+
+
+def _pow(a: float, b: float) -> float:
+    if a < 0 and not float(b).is_integer():
+        raise ValueError(f"{a!r}**{b!r} is not a real number")
+    if a == 0 and b < 0:
+        raise ValueError("0 to a negative power")
+    if a != 0 and abs(b * math.log10(abs(a))) > 300:
+        raise ValueError(f"{a!r}**{b!r} exceeds 1e300")
+    return math.pow(a, b)
+
+
+def _gamma(x: float) -> float:
+    if x > 171.0:
+        raise ValueError(f"gamma({x!r}) exceeds 1e300")
+    if x <= 0 and float(x).is_integer():
+        raise ValueError(f"gamma({x!r}) is a pole")
+    return math.gamma(x)
+
+
+def _log(x: float) -> float:
+    if x <= 0:
+        raise ValueError(f"log({x!r}) is not a real number")
+    return math.log(x)
+
+
+def _exp(x: float) -> float:
+    if x > 690.0:
+        raise ValueError(f"exp({x!r}) exceeds 1e300")
+    return math.exp(x)
+
+
+_FLOAT_FUNCS = {sp.exp: _exp, sp.log: _log, sp.gamma: _gamma, sp.Abs: abs, sp.Min: min, sp.Max: max}
+
+
+def _numeric_call(fname: str, args) -> sp.Expr:
+    """A float stand-in for fn(*args) with numeric args, so its magnitude is checked without SymPy."""
+    x = [evaluate_float(a, {}) for a in args]
+    if fname == "sqrt":
+        return sp.Float(_pow(x[0], 0.5))
+    if fname == "log" and len(x) == 2:
+        if _log(x[1]) == 0:
+            raise ValueError("log to base 1")
+        return sp.Float(_log(x[0]) / _log(x[1]))
+    fn = _FLOAT_FUNCS[FUNCTIONS[fname][0]]
+    out = fn(*x) if fname in ("Min", "Max", "min", "max") else fn(x[0])
+    if not (math.isfinite(out) and abs(out) <= _MAX_MAGNITUDE):
+        raise ValueError(f"{fname}(...) = {out!r} exceeds 1e300")
+    return out
+
+
+def evaluate_float(expr: sp.Expr, values: Mapping[str, float]) -> float:
+    """Value of a parsed expression at ``values`` (symbol name -> number), in floating point.
+
+    Every intermediate value must be a finite real of magnitude <= 1e300; otherwise (overflow, a
+    pole, log of a non-positive number, a complex power, an unsupported function) ValueError. Time
+    is linear in the size of the tree."""
+    def ev(e):
+        if e.is_Symbol:
+            v = values.get(e.name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValueError(f"{e.name} = {v!r} is not a number")
+            out = float(v)
+        elif e.is_Rational:
+            if max(abs(e.p), abs(e.q)).bit_length() > 1000:
+                raise ValueError("a number exceeds 1e300")
+            out = e.p / e.q
+        elif e.is_Float:
+            out = float(e)
+        elif e in (sp.pi, sp.E):
+            out = float(e)
+        elif e.is_Add:
+            out = math.fsum(ev(a) for a in e.args)
+        elif e.is_Mul:
+            out = 1.0
+            for a in e.args:
+                out *= ev(a)
+                if not abs(out) <= _MAX_MAGNITUDE:
+                    raise ValueError("a product exceeds 1e300")
+        elif e.is_Pow:
+            out = _pow(ev(e.args[0]), ev(e.args[1]))
+        elif e.func in _FLOAT_FUNCS:
+            args = [ev(a) for a in e.args]
+            out = _FLOAT_FUNCS[e.func](*args) if len(args) > 1 or e.func in (sp.Min, sp.Max) else \
+                _FLOAT_FUNCS[e.func](args[0])
+        else:
+            raise ValueError(f"{type(e).__name__} cannot be evaluated")
+        if not (math.isfinite(out) and abs(out) <= _MAX_MAGNITUDE):
+            raise ValueError(f"{str(e)[:40]} = {out!r} is not a finite number of magnitude <= 1e300")
+        return out
+
+    return ev(sp.sympify(expr) if not isinstance(expr, sp.Basic) else expr)
 
 
 def parse_expr(text: str, extra_symbols: Iterable[str] = ()) -> tuple[sp.Expr, tuple[sp.Symbol, ...]]:
@@ -143,7 +262,11 @@ def parse_expr(text: str, extra_symbols: Iterable[str] = ()) -> tuple[sp.Expr, t
     if len(text) > _MAX_LEN:
         raise ValueError(f"parse_bound: text longer than {_MAX_LEN} characters")
     extra = {}
+    if isinstance(extra_symbols, str) or not isinstance(extra_symbols, Iterable):
+        raise ValueError(f"parse_bound: extra_symbols = {extra_symbols!r} is not allowed: must be a list of names")
     for nm in extra_symbols:
+        if not isinstance(nm, str):
+            raise ValueError(f"parse_bound: extra symbol {nm!r} is not allowed: must be a string")
         if nm in S.CANONICAL:  # e.g. gamma: a symbol as a value, the function when called
             extra[nm] = S.CANONICAL[nm]
             continue
@@ -158,7 +281,7 @@ def parse_expr(text: str, extra_symbols: Iterable[str] = ()) -> tuple[sp.Expr, t
         raise ValueError("parse_bound: expression cannot be parsed (too complex)") from None
     builder = _Builder(extra)
     try:
-        expr = builder.build(tree)
+        expr = _bounded(builder.build(tree))
     except RecursionError:
         raise ValueError("parse_bound: expression nested too deeply") from None
     hidden = tuple(sorted((s for s in builder.hidden.values() if s in expr.free_symbols),
