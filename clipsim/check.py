@@ -1,6 +1,6 @@
 """Meet a ``theory`` bound with a simulation: ``check(bound, result, delta=...) -> BoundCheck``.
 
-THEORY.md §5: a high-probability bound is checked through ``P(Q > B(delta))`` (Clopper-Pearson)
+docs/theory.md §5: a high-probability bound is checked through ``P(Q > B(delta))`` (Clopper-Pearson)
 and the ``(1-delta)``-quantile's distribution-free interval; an expectation bound through bounds on
 the mean; validity conditions first; hidden constants must be given (or calibrated on a split of
 the seeds). Verdicts are ``"holds"``, ``"violated"`` or ``"inconclusive"``, always with the evidence.
@@ -127,7 +127,7 @@ def _conditions(bound, vals):
                            for s in syms)
             out.append(Condition(text, "violated", f"false at {at}"))
     if "alpha" in bound.symbols and "alpha" in vals and "tail_index" in vals:
-        # THEORY §3: a bounded alpha-th moment needs alpha below the noise's tail index
+        # docs/theory.md §3: a bounded alpha-th moment needs alpha below the noise's tail index
         a, ti = float(np.max(vals["alpha"])), float(vals["tail_index"])
         ok = a < ti or (math.isinf(ti) and a <= 2.0)
         out.append(Condition("alpha < tail_index", "ok" if ok else "violated",
@@ -217,7 +217,7 @@ def check(bound, result, delta=None, *, confidence=0.95, calibrate=False, n_boot
 
     1. Validity: every ``bound.valid_when`` relation is evaluated, plus ``alpha < tail_index``
        when the bound uses ``alpha`` and the run knows its noise's tail index (a bounded
-       alpha-th moment, THEORY §3); if one is false, or cannot be evaluated for lack of values,
+       alpha-th moment, docs/theory.md §3); if one is false, or cannot be evaluated for lack of values,
        the verdict is ``"inconclusive"`` with the reason (the evidence is still computed and
        reported).
     2. Hidden constants: each needs a value in ``values``; otherwise ValueError naming them. With

@@ -1,8 +1,10 @@
-"""The ``clipsim`` command line: run sweeps, check bounds, make figures, list bounds.
+"""The clipsim command line: run sweeps, check bounds, make figures, list what is available.
 
-Exit codes of ``check`` and ``failure-prob``: 0 every verdict holds and every rate is within tolerance;
-1 something is violated (family-wise), a shape is rejected or a rate is outside tolerance; 3 nothing is
-violated but something is inconclusive; 2 usage or input error.
+Exit codes: 0 all checks hold (or the command succeeded), 1 a bound is violated or a rate lies outside
+its tolerance, 3 nothing is violated but some verdict is inconclusive, 2 usage or input error.
+
+argparse (standard library) rather than click/typer: the CLI is a thin layer over the Python API, and a
+command-line library would add a dependency to every install for no capability we need.
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ DEFAULT_STORE = "results"
 
 
 def _parser():
-    p = argparse.ArgumentParser(prog="clipsim", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="clipsim", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action=_VersionAction, help="print the clipsim, numba and numpy versions")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("run", help="run a TOML sweep into a store (skips stored cells)")
@@ -36,7 +40,9 @@ def _parser():
     pl.add_argument("--store", default=DEFAULT_STORE)
     pl.add_argument("--out", default="paper_figs", help="output directory (default paper_figs)")
 
-    sub.add_parser("bounds", help="list the theory registry: name, kind, status, rate")
+    b = sub.add_parser("bounds", help="list the theory registry, or show one bound in full (clipsim bounds NAME)")
+    b.add_argument("name", nargs="?", help="a bound name: print its formula, LaTeX, assumptions, validity "
+                                          "conditions, hidden constants, schedule, reference and status")
 
     f = sub.add_parser("failure-prob", help="sequentially estimate P(Q > B(δ)) for one cell and one bound")
     f.add_argument("spec")
@@ -53,7 +59,93 @@ def _parser():
     e.add_argument("out", help="output file (.csv or .parquet)")
     e.add_argument("--store", default=DEFAULT_STORE)
     e.add_argument("--sweep", help="only this sweep's cells")
+    _workbench_parsers(sub)
     return p
+
+
+DESCRIPTION = "clipsim: run TOML sweeps of clipped optimizers, check bounds against them, make figures."
+
+EPILOG = """\
+examples:
+  clipsim list objectives                   what can go in [objective] name = ...
+  clipsim bounds li_liu_2023_clipped_sgd    one bound in full (formula, assumptions, constants)
+  clipsim run experiments/e1_rate.toml --store results
+  clipsim cells experiments/e1_rate.toml --store results     cell indices for failure-prob --cell
+  clipsim check experiments/e1_rate.toml --store results --out report.md
+  clipsim plot experiments/e1_rate.toml --store results      figures go to results/figures/
+  clipsim failure-prob experiments/e3_failure_probability.toml --cell 0 \\
+      --bound li_liu_2023_clipped_sgd --delta 0.05 --value C_opt=2 --value alpha=1.4
+  clipsim export table.parquet --store results
+
+exit codes:
+  0  ok: every check holds (or the command succeeded)
+  1  a bound is violated, or a fitted rate lies outside its tolerance
+  3  nothing is violated, but some verdict is inconclusive (more seeds needed)
+  2  usage or input error (one line on stderr naming the field and what is allowed)
+
+The first simulation on a machine compiles the Numba kernels (about 30-50 s, once; cached after).
+Docs: docs/README.md in the repository."""
+
+
+class _VersionAction(argparse.Action):
+    """--version, computed only when asked (importing numba costs a little)."""
+
+    def __init__(self, option_strings, dest, **kw):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kw)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit()
+
+
+def version_text():
+    """``clipsim X (numba Y, numpy Z, python W)``."""
+    from .engine import versions
+
+    v = versions()
+    return f"clipsim {v['clipsim']} (numba {v['numba']}, numpy {v['numpy']}, python {v['python']})"
+
+
+# ---- workbench commands: list, cells (bounds NAME is in the "bounds" parser above) ----------------
+LIST_WHAT = ("objectives", "noises", "optimizers", "stages", "metrics", "records", "bounds")
+
+
+def _workbench_parsers(sub):
+    ls = sub.add_parser("list", help="list objectives, noises, optimizers, stages, metrics, records or bounds",
+                        description="One line per name, with what it is.")
+    ls.add_argument("what", choices=LIST_WHAT, help="what to list")
+    ce = sub.add_parser("cells", help="list a sweep's cells: index, grid coordinates, stored or not",
+                        description="The index is what `clipsim failure-prob --cell I` takes.")
+    ce.add_argument("spec", help="sweep spec (TOML)")
+    ce.add_argument("--store", default=DEFAULT_STORE, help=f"results directory (default {DEFAULT_STORE})")
+
+
+def _dispatch_workbench(args):
+    """The list and cells commands, and bounds NAME; None when ``args`` is another command."""
+    if args.command == "list":
+        from .catalogue import listing
+
+        print("\n".join(listing(args.what)))
+        return 0
+    if args.command == "bounds" and args.name:
+        from theory.describe import describe
+
+        print(describe(args.name))
+        return 0
+    if args.command == "cells":
+        from . import sweep as S
+        from .store import Store
+
+        sw = S.load(args.spec)
+        stored = set(Store(args.store).keys(sw.name)) if os.path.isdir(args.store) else set()
+        width = len(str(len(sw.cells) - 1))
+        for i, cell in enumerate(sw.cells):
+            mark = "stored " if cell.key in stored else "missing"
+            print(f"{i:>{width}}  {mark}  {cell.key}  {cell.label()}")
+        n = sum(c.key in stored for c in sw.cells)
+        print(f"{sw.name}: {len(sw.cells)} cells, {n} stored in {os.path.abspath(args.store)}")
+        return 0
+    return None
 
 
 def _values(pairs):
@@ -80,6 +172,9 @@ def main(argv=None):
 
 
 def _dispatch(args):
+    code = _dispatch_workbench(args)
+    if code is not None:
+        return code
     if args.command == "bounds":
         import theory
 

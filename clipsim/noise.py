@@ -2,7 +2,7 @@
 
 Setting
 -------
-THEORY.md section 3. A :class:`Noise` is frozen plain data (family, vector mode, parameters), validated
+docs/theory.md §3. A :class:`Noise` is frozen plain data (family, vector mode, parameters), validated
 once at construction. The engine packs it with :meth:`Noise.pack` into integer codes plus a float64[4]
 parameter array and calls :func:`noise_fill` once per step per path, inside its ``prange``. Every draw
 comes from the path's own xoshiro256++ ``state`` (``clipsim._rng``), so the stream of path ``m`` is a
@@ -67,11 +67,11 @@ coordinates is processed in chunks of ``min(d, _BLOCK)``, so its result is a fun
 
 Moments
 -------
-:meth:`Noise.moment` gives ``E|X|^p`` (p > -1) in closed form (THEORY.md section 3) and ``inf`` where it
+:meth:`Noise.moment` gives ``E|X|^p`` (p > -1) in closed form (docs/theory.md §3) and ``inf`` where it
 does not exist. Skewed stable, alpha != 1 (Zolotarev; Nolan 2020, "Univariate stable distributions",
 sec. 3.7): ``E|Z|^p = Gamma(1-p/a) / (Gamma(1-p) cos(p pi/2)) * (1 + b^2 tan^2(pi a/2))^(p/(2a))
 * cos((p/a) arctan(b tan(pi a/2)))``, implemented with ``Gamma(1-p) cos(p pi/2) = sqrt(pi)
-Gamma(1-p/2) / (2^p Gamma((1+p)/2))`` so that p = 1 needs no limit; at beta = 0 it is the THEORY.md
+Gamma(1-p/2) / (2^p Gamma((1+p)/2))`` so that p = 1 needs no limit; at beta = 0 it is the docs/theory.md §3
 formula. Skewed stable, alpha = 1: no closed form is used; ``E|Z|^p`` is a one-dimensional quadrature of
 the characteristic function (``scipy.integrate.quad``, relative accuracy ~1e-10), see
 ``_stable_alpha1_moment``. :meth:`Noise.norm_moment` is exact where it can be (radial; Gaussian iid via

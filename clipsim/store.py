@@ -149,3 +149,30 @@ class Store:
             for r in rows:
                 w.writerow({k: ("inf" if isinstance(v, float) and math.isinf(v) else v) for k, v in r.items()})
         return len(rows)
+
+    # ---- notebooks ----------------------------------------------------------------------------
+    def to_frame(self, sweep=None):
+        """A pandas DataFrame with one row per (cell, seed) (needs the ``frames`` extra: pandas).
+
+        ``sweep``: None (every stored cell), a sweep name, or a :class:`clipsim.sweep.Sweep` (then only
+        its current cells, with a ``cell_index`` column: the index ``clipsim cells`` shows and
+        ``failure-prob --cell`` takes). Columns: ``cell`` (key), ``sweep``, the grid coordinates
+        (dotted paths), ``seed_index``, then one column per metric (see docs/metrics.md).
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ValueError("Store.to_frame needs pandas: pip install 'clipsim[frames]'") from None
+        name = getattr(sweep, "name", sweep)
+        rows = self.table(name)
+        if hasattr(sweep, "cells"):
+            index = {c.key: i for i, c in enumerate(sweep.cells)}
+            rows = [dict(r, cell_index=index[r["cell"]]) for r in rows if r["cell"] in index]
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            return frame
+        first = [c for c in ("cell_index", "cell", "sweep") if c in frame.columns]
+        frame = frame[first + [c for c in frame.columns if c not in first]]
+        by = [c for c in ("cell_index", "cell") if c in frame.columns][:1] + ["seed_index"]
+        return frame.sort_values(by, kind="stable").reset_index(drop=True)
+

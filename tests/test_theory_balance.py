@@ -1,4 +1,4 @@
-"""theory.balance re-derives the prescribed schedules and rates of THEORY §4."""
+"""theory.balance re-derives the prescribed schedules and rates of docs/theory.md §4."""
 import pytest
 import sympy as sp
 
@@ -29,7 +29,7 @@ def test_clipped_sgd_schedule_and_rate(sgd):
     assert same(sgd.exponents[lam], 1 / (3 * alpha - 2))
     assert same(sgd.rate, (2 - 2 * alpha) / (3 * alpha - 2))
     assert same(sgd.schedule[eta], T ** (-alpha / (3 * alpha - 2)))
-    # all three terms are active: each scales as T^r(α) (THEORY §4 "Balance [D]")
+    # all three terms are active: each scales as T^r(α) (docs/theory.md §4 "Balance [D]")
     assert sorted(sgd.active) == [0, 1, 2]
     for e in sgd.term_exponents:
         assert same(e.subs({sp.Symbol("a_eta", real=True): sgd.exponents[eta],

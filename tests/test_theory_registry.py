@@ -1,4 +1,4 @@
-"""Registry of bounds (theory.BOUNDS) against THEORY.md §4."""
+"""Registry of bounds (theory.BOUNDS) against docs/theory.md §4."""
 import dataclasses
 import math
 import re
@@ -23,7 +23,7 @@ REQUIRED = [
     "armacki_2026_tail",
 ]
 
-# THEORY.md §4 tags (the weakest where several are given, see theory.bound.STATUSES)
+# docs/theory.md §4 tags (the weakest where several are given, see theory.bound.STATUSES)
 EXPECTED_STATUS = {
     "li_liu_2023_clipped_sgd": "D", "li_liu_2023_clipped_momentum": "D",
     "li_liu_2023_clipped_adagrad": "D", "li_liu_2023_generalization": "R",
@@ -35,14 +35,14 @@ EXPECTED_STATUS = {
     "armacki_2026_tail": "V",
 }
 
-# arXiv ids given by THEORY.md (1905.11881: Zhang, He, Sra, Jadbabaie, ICLR 2020)
+# arXiv ids given by docs/theory.md (1905.11881: Zhang, He, Sra, Jadbabaie, ICLR 2020)
 EXPECTED_ARXIV = {
     "li_liu_2023": "2307.13680", "zhang_2020_l0l1": "1905.11881", "zhang_2020": "1912.03194",
     "cutkosky_mehta": "2106.14343", "nguyen_2023": "2304.01119", "sadiev_2023": "2302.00999",
     "li_orabona": "2007.14294", "hardt_2016": "1509.01240", "delta_gclip": "2404.08624",
     "ps_clip": "2605.02701", "armacki_2026": "2602.05657",
 }
-NO_SOURCE = {"unclipped_sgd_polynomial_tail"}  # THEORY §4.11 names no paper
+NO_SOURCE = {"unclipped_sgd_polynomial_tail"}  # docs/theory.md §4.11 names no paper
 
 TYPICAL = dict(
     T=1e4, t=100.0, n=1e3, N=1e6, d=10.0, delta=0.05, alpha=1.5, sigma=1.0, G=1.0, L=1.0,
@@ -153,7 +153,7 @@ def test_li_liu_schedule_numbers():
     assert out["lam"] == pytest.approx(3.0 * 2.0 * 1e4 ** 0.4)
 
 
-# ---------------------------------------------------------------- exponents (THEORY §4 table)
+# ---------------------------------------------------------------- exponents (docs/theory.md §4 table)
 SQ_T = ["li_liu_2023_clipped_sgd", "li_liu_2023_clipped_momentum", "li_liu_2023_clipped_adagrad",
         "zhang_2020_clipped_sgd", "nguyen_2023_clipped_sgd"]
 
@@ -235,7 +235,7 @@ def test_log_powers_and_delta_dependence():
     gen = theory.get("li_liu_2023_generalization")
     assert gen.exponent("n") == sp.Rational(-1, 2) and gen.log_power("n") == sp.Rational(1, 2)
     assert gen.exponent("delta") == 0 and gen.log_power("delta") == sp.Rational(1, 2)
-    # unclipped SGD: polynomial in 1/δ (the contrast of THEORY §4.11)
+    # unclipped SGD: polynomial in 1/δ (the contrast of docs/theory.md §4.11)
     un = theory.get("unclipped_sgd_polynomial_tail")
     assert un.exponent("delta", alpha=sp.Rational(3, 2)) == sp.Rational(4, 3)
 

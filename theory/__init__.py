@@ -1,4 +1,4 @@
-"""theory: SymPy registry of bounds for clipped stochastic optimization (THEORY.md §4).
+"""theory: SymPy registry of bounds for clipped stochastic optimization (docs/theory.md §4).
 
     >>> import theory
     >>> b = theory.get("li_liu_2023_clipped_sgd")

@@ -24,7 +24,7 @@ from .asymptotics import SignOracle, leading
 
 __all__ = ["balance", "Balanced", "DEFAULT_ALPHA_GRID"]
 
-#: α sample points of (1, 2] (exact), including the 5/4, 3/2, 7/4, 2 of THEORY §4.
+#: α sample points of (1, 2] (exact), including the 5/4, 3/2, 7/4, 2 of docs/theory.md §4.
 DEFAULT_ALPHA_GRID = tuple(sp.Rational(k, 8) for k in range(9, 17))
 
 

@@ -24,7 +24,7 @@ __all__ = ["Bound", "Reference", "KINDS", "STATUSES", "QUANTITIES"]
 
 KINDS = ("expectation", "high_probability", "generalization", "lower_bound", "lemma")
 
-#: Status tags of THEORY.md. When THEORY lists several tags for one item the registry uses the
+#: Status tags (docs/theory.md). When the card lists several tags for one item the registry uses the
 #: weakest (order V > 2nd > R > D) and keeps the full text in ``status_note``.
 STATUSES = {
     "V": "read in the paper or its official code",
@@ -106,7 +106,7 @@ def _in_domain(bound_name: str, sym: sp.Symbol, value) -> np.ndarray:
 
 @dataclass(frozen=True, eq=True)
 class Bound:
-    """One bound: ``quantity (<= or >=) expr``; see the module docstring and THEORY.md §4."""
+    """One bound: ``quantity (<= or >=) expr``; see the module docstring and docs/theory.md §4."""
 
     name: str
     expr: sp.Expr

@@ -1,6 +1,6 @@
-"""Error terms [D] whose balance gives the prescribed schedules of THEORY §4.
+"""Error terms [D] whose balance gives the prescribed schedules of docs/theory.md §4.
 
-Clipped SGD (THEORY §4, "Balance [D]"), knobs η = c_η T^a, λ = c_λ T^b:
+Clipped SGD (docs/theory.md §4, "Balance [D]"), knobs η = c_η T^a, λ = c_λ T^b:
     Δ/(ηT)                   optimisation (descent lemma summed over T steps)
     L η λ^(2-α) σ^α          second moment of the clipped noise, E||clip - x||² <= 18 λ^(2-α) σ^α
     (σ^α/λ^(α-1))²           squared clipping bias, ||E clip - x|| <= 2^α σ^α / λ^(α-1)
@@ -19,7 +19,7 @@ reconstruction of the standard analysis; knobs η = T^a, τ = T^b (clip level, `
   -> m = -p/(3p-2), a = -(2p-1)/(3p-2), b = 1/(3p-2), rate (1-p)/(3p-2) for (1/T)Σ||∇F||.
   At p = 2 the range term is what pins τ (without it τ is free above T^(1/4)).
 
-PS-Clip-SGD at sample budget N = B T, knob B = N^b, constant η (THEORY §4.9 [D]):
+PS-Clip-SGD at sample budget N = B T, knob B = N^b, constant η (docs/theory.md §4.9 [D]):
     B/(ηN) (= 1/(ηT)),  (σ B^(1/p-1))²   -> b = p/(3p-2), rate -(2p-2)/(3p-2).
 """
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""The registry of bounds (THEORY.md §4), name -> ``Bound``.
+"""The registry of bounds (docs/theory.md §4), name -> ``Bound``.
 
 Conventions: ``T`` is the number of steps (K in Sadiev et al.); ``alpha`` the moment order (p in
 Cutkosky & Mehta, Nguyen et al., PS-Clip); hidden constants ``C_*`` absorb every problem constant
 (Δ, L, σ, G) the source's shape does not show, plus the free schedule constants c_η, c_λ.
-Status: THEORY.md's tag; where it gives several for one item, the weakest (V > 2nd > R > D), the
+Status: the tag of docs/theory.md; where it gives several for one item, the weakest (V > 2nd > R > D), the
 full tag in ``status_note``.
 """
 from __future__ import annotations
@@ -64,16 +64,16 @@ _smooth = "F is L-smooth, F* > -inf, Delta = F(w_1) - F*"
 
 # ---------------------------------------------------------------------------- 1. Li & Liu 2023
 _li_liu = Reference("Li & Liu 2023", "2307.13680", venue="ECAI 2023",
-                    note="theorem numbers not read; form reconstructed (THEORY §4.1)")
+                    note="theorem numbers not read; form reconstructed (docs/theory.md §4.1)")
 
 register(Bound(
     name="li_liu_2023_clipped_sgd",
     expr=C_opt * sp.log(T / delta) ** log_power * T ** r_sq,
     quantity="avg_grad_sq", kind="high_probability", status="D",
-    status_note="[V that it exists; form D/R] (THEORY §4.1)",
+    status_note="[V that it exists; form D/R] (docs/theory.md §4.1)",
     reference=_li_liu, delta=delta, hidden_constants=(C_opt,),
     assumptions=(_smooth, _heavy, "finite sum F_S over n samples; the bound is on grad F_S",
-                 "clipped SGD (THEORY §2.1) with the prescribed eta, lam"),
+                 "clipped SGD (docs/theory.md §2.1) with the prescribed eta, lam"),
     valid_when=ALPHA_RANGE + _DELTA_RANGE,
     schedule=_sgd_schedule, defaults={"log_power": 1},
     lhs=r"\frac{1}{T}\sum_{t=1}^{T}\|\nabla F_S(w_t)\|^2",
@@ -85,18 +85,18 @@ register(Bound(
 _li_liu_sgd = BOUNDS["li_liu_2023_clipped_sgd"]
 register(_li_liu_sgd.with_(
     name="li_liu_2023_clipped_momentum",
-    status_note="[D/R]: same exponent as clipped SGD (THEORY §4.1)",
+    status_note="[D/R]: same exponent as clipped SGD (docs/theory.md §4.1)",
     assumptions=(_smooth, _heavy, "finite sum F_S; the bound is on grad F_S",
-                 "clipped momentum (THEORY §2.2), fixed beta in (0, 1) (not prescribed)"),
+                 "clipped momentum (docs/theory.md §2.2), fixed beta in (0, 1) (not prescribed)"),
     description="Clipped SGD with momentum: same rate as clipped SGD. " + _LOG_POWER_DOC,
 ))
 
 register(_li_liu_sgd.with_(
     name="li_liu_2023_clipped_adagrad",
-    status_note="[D/R] exponent; bounded loss f <= M and polylog(1/δ) [2nd] (THEORY §4.1)",
+    status_note="[D/R] exponent; bounded loss f <= M and polylog(1/δ) [2nd] (docs/theory.md §4.1)",
     assumptions=(_smooth, _heavy, "bounded loss f <= M (C_opt depends on M)",
                  "finite sum F_S; the bound is on grad F_S",
-                 "clipped AdaGrad-Norm (THEORY §2.3)"),
+                 "clipped AdaGrad-Norm (docs/theory.md §2.3)"),
     # [D]: b_T ~ sqrt(T lam^(2-alpha) sigma^alpha) ~ T^(alpha/(3alpha-2)) with this lam, so a
     # constant eta gives the effective step eta/b_T of clipped SGD's schedule.
     schedule={"eta": c_eta, "lam": c_lam * sigma * T ** (1 / (3 * alpha - 2))},
@@ -110,7 +110,7 @@ register(Bound(
     name="li_liu_2023_generalization",
     expr=_gen_dev,
     quantity="grad_deviation", kind="generalization", status="R",
-    status_note="[R, low confidence] (THEORY §4.1)",
+    status_note="[R, low confidence] (docs/theory.md §4.1)",
     reference=_li_liu, delta=delta, hidden_constants=(C_gen,),
     assumptions=("per-sample gradients bounded by G (sub-Gaussian deviation)",
                  "per-sample losses L-smooth", "w in the ball of radius R", "S: n i.i.d. samples"),
@@ -124,7 +124,7 @@ register(Bound(
     name="li_liu_2023_population",
     expr=2 * C_opt * sp.log(T / delta) ** log_power * T ** r_sq + 2 * _gen_dev ** 2,
     quantity="avg_grad_sq", kind="generalization", status="D",
-    status_note="[D] combination 2·opt + 2·gen² of two items (THEORY §4.1)",
+    status_note="[D] combination 2·opt + 2·gen² of two items (docs/theory.md §4.1)",
     reference=_li_liu, delta=delta, hidden_constants=(C_gen, C_opt),
     assumptions=(_smooth, _heavy, "assumptions of li_liu_2023_clipped_sgd and "
                  "li_liu_2023_generalization; union bound (each at level δ, total 2δ)"),
@@ -136,7 +136,7 @@ register(Bound(
 
 # ---------------------------------------------------------------------------- 2. Zhang et al. 2020
 _zhang = Reference("Zhang, Karimireddy, Veit, Kim, Reddi, Kumar, Sra 2020", "1912.03194",
-                   venue="NeurIPS 2020", note="restated (THEORY §4.2)")
+                   venue="NeurIPS 2020", note="restated (docs/theory.md §4.2)")
 register(Bound(
     name="zhang_2020_clipped_sgd",
     expr=C_opt * T ** r_sq,
@@ -181,7 +181,7 @@ register(Bound(
     reference=Reference("Cutkosky & Mehta 2021", "2106.14343", venue="NeurIPS 2021"),
     delta=delta, hidden_constants=(C_opt,),
     assumptions=(_smooth, "E||g||^p <= G^p (non-central moment), p = alpha in (1, 2]",
-                 "normalized SGD with clipped momentum (THEORY §2.4)"),
+                 "normalized SGD with clipped momentum (docs/theory.md §2.4)"),
     valid_when=ALPHA_RANGE + _DELTA_RANGE,
     schedule={"beta": 1 - T ** (-alpha / (3 * alpha - 2)),
               "eta": c_eta * T ** (-(2 * alpha - 1) / (3 * alpha - 2)),
@@ -194,7 +194,7 @@ register(Bound(
     name="nguyen_2023_clipped_sgd",
     expr=C_opt * (sp.log(1 / delta) / T) ** ((2 * alpha - 2) / (3 * alpha - 2)),
     quantity="avg_grad_sq", kind="high_probability", status="R",
-    status_note="[R, medium] (THEORY §4.4)",
+    status_note="[R, medium] (docs/theory.md §4.4)",
     reference=Reference("Nguyen, Nguyen, Ene, Nguyen 2023", "2304.01119"),
     delta=delta, hidden_constants=(C_opt,),
     assumptions=(_smooth, _heavy, "clipped SGD with the paper's (unread) eta, lam"),
@@ -212,7 +212,7 @@ register(Bound(
                         sp.sqrt(L * Delta) * sigma * _logKd ** ((alpha - 1) / alpha)
                         / T ** ((alpha - 1) / alpha)),
     quantity="avg_grad_sq", kind="high_probability", status="R",
-    status_note="[R, medium] (THEORY §4.5)",
+    status_note="[R, medium] (docs/theory.md §4.5)",
     reference=_sadiev, delta=delta, hidden_constants=(C_opt,),
     assumptions=(_smooth, _heavy, "clipped SGD, K = T iterations"),
     valid_when=ALPHA_RANGE + _DELTA_RANGE,
@@ -226,7 +226,7 @@ register(Bound(
     name="sadiev_2023_clip_bias",
     expr=2 ** alpha * sigma ** alpha / lam ** (alpha - 1),
     quantity="clip_bias", kind="lemma", status="R",
-    status_note="[R, medium] explicit constants (THEORY §4.5)",
+    status_note="[R, medium] explicit constants (docs/theory.md §4.5)",
     reference=_sadiev, assumptions=_lemma_assume, valid_when=_lemma_valid,
     rate_var="lam",
     description="||E clip_λ(X) - x|| <= 2^α σ^α / λ^(α-1) (explicit constant).",
@@ -235,7 +235,7 @@ register(Bound(
     name="sadiev_2023_clip_second_moment",
     expr=18 * lam ** (2 - alpha) * sigma ** alpha,
     quantity="clip_second_moment", kind="lemma", status="R",
-    status_note="[R, medium] explicit constants (THEORY §4.5)",
+    status_note="[R, medium] explicit constants (docs/theory.md §4.5)",
     reference=_sadiev, assumptions=_lemma_assume, valid_when=_lemma_valid,
     rate_var="lam",
     description="E||clip_λ(X) - x||² <= 18 λ^(2-α) σ^α (explicit constant).",
@@ -274,14 +274,14 @@ register(Bound(
 
 # ---------------------------------------------------------------------------- 8. δ-GClip, PL*
 _tucat = Reference("Tucat & Mukherjee 2024", "2404.08624",
-                   note="bound reconstructed here (THEORY §4.8), not read in the paper")
+                   note="bound reconstructed here (docs/theory.md §4.8), not read in the paper")
 _pl_assume = ("F is L-smooth and mu-PL* (interpolation, F* = 0)", "full gradient (noise free)",
               "delta-GClip step h_t = eta min(1, max(delta_floor, gamma/||g_t||))")
 register(Bound(
     name="delta_gclip_pl_star",
     expr=(1 - eta * delta_floor * mu) ** t * loss0,
     quantity="loss", kind="expectation", status="D",
-    status_note="[D reconstruction] (THEORY §4.8); deterministic, so also in expectation",
+    status_note="[D reconstruction] (docs/theory.md §4.8); deterministic, so also in expectation",
     reference=_tucat, assumptions=_pl_assume,
     valid_when=(sp.StrictLessThan(eta * delta_floor * mu, 1), sp.StrictLessThan(delta_floor, 1)),
     rate_var="t",
@@ -291,7 +291,7 @@ register(Bound(
     name="delta_gclip_pl_star_distance",
     expr=2 * sp.sqrt(2 * loss0 / eta) / (delta_floor * mu),
     quantity="distance", kind="expectation", status="D",
-    status_note="[D reconstruction] (THEORY §4.8)",
+    status_note="[D reconstruction] (docs/theory.md §4.8)",
     reference=_tucat, assumptions=_pl_assume,
     valid_when=(sp.StrictLessThan(eta * delta_floor * mu, 1), sp.StrictLessThan(delta_floor, 1)),
     rate_var="eta",
@@ -300,13 +300,13 @@ register(Bound(
 
 # ---------------------------------------------------------------------------- 9. PS-Clip
 _ps = Reference("Nobile & Grohs 2026", "2605.02701",
-                note="bias/error scalings and budget rate derived here (THEORY §4.9)")
+                note="bias/error scalings and budget rate derived here (docs/theory.md §4.9)")
 register(Bound(
     name="ps_clip_sgd",
     expr=C_opt * N ** (-(2 * alpha - 2) / (3 * alpha - 2)),
     quantity="avg_grad_sq", kind="expectation", status="D",
     reference=_ps, hidden_constants=(C_opt,),
-    assumptions=(_smooth, _heavy, "PS-Clip-SGD (THEORY §2.6), sample budget N = B T"),
+    assumptions=(_smooth, _heavy, "PS-Clip-SGD (docs/theory.md §2.6), sample budget N = B T"),
     valid_when=ALPHA_RANGE,
     schedule={"B": c_B * N ** (alpha / (3 * alpha - 2)), "eta": c_eta,
               "T": N ** ((2 * alpha - 2) / (3 * alpha - 2)) / c_B},
@@ -330,7 +330,7 @@ register(Bound(
     name="zhang_2020_l0l1_clipped_gd",
     expr=20 * L0 * Delta / eps ** 2 + 20 * L1 ** 2 * Delta / L0,
     quantity="oracle_complexity", kind="expectation", status="2nd",
-    status_note="[2nd]; the constant 20 is [R] (THEORY §2.8)",
+    status_note="[2nd]; the constant 20 is [R] (docs/theory.md §2.8)",
     reference=Reference("Zhang, He, Sra, Jadbabaie 2020", "1905.11881", venue="ICLR 2020"),
     assumptions=("F is (L0, L1)-smooth", "full gradient (noise free): deterministic, hence "
                  "also in expectation", "clipped GD h = min(eta_c, gamma eta_c/||∇F||)"),
@@ -361,9 +361,9 @@ register(Bound(
     name="unclipped_sgd_polynomial_tail",
     expr=C_low * (L * eta * sigma) ** 2 * (T / delta) ** (2 / alpha) / T,
     quantity="avg_grad_sq", kind="lower_bound", status="D",
-    status_note="[R] that the tails are polynomial in 1/δ (THEORY §4.11); the exponent 2/α "
+    status_note="[R] that the tails are polynomial in 1/δ (docs/theory.md §4.11); the exponent 2/α "
                 "of the quantile is derived here [D]",
-    reference=Reference("THEORY.md §4.11 (no single source paper)",
+    reference=Reference("docs/theory.md §4.11 (no single source paper)",
                         note="derived here: heuristic one-jump argument"),
     delta=delta, hidden_constants=(C_low,),
     assumptions=("unclipped SGD, constant eta, F quadratic with curvature L",

@@ -35,7 +35,7 @@ Hyperparameters (schedules)
     c_eta, c_lam, c_B  free constants of prescribed schedules (chosen by the user)
 
 Hidden and unknown-form constants
-    C_*      absolute constants the papers do not give us (THEORY.md): never set to 1 silently
+    C_*      absolute constants the papers do not give us (docs/theory.md): never set to 1 silently
     log_power  power of the polylog factor where the paper's value is unknown (default 1)
 """
 from __future__ import annotations

@@ -1,0 +1,139 @@
+"""The discoverable CLI: --version, list, cells, bounds NAME, help text, python -m theory."""
+import os
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+
+import theory
+from clipsim import __version__, engine, glossary, noise as N, objectives as O
+from clipsim import sweep as S
+from clipsim.catalogue import optimizer_catalogue, stage_catalogue
+from clipsim.cli import main
+from clipsim.runner import run_sweep
+from clipsim.store import Store
+
+HERE = os.path.dirname(__file__)
+TINY = os.path.join(HERE, "data", "tiny.toml")
+ROOT = os.path.dirname(HERE)
+
+
+def _out(capsys, argv, code=0):
+    assert main(argv) == code
+    return capsys.readouterr()
+
+
+def test_version_names_clipsim_numba_numpy(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert f"clipsim {__version__}" in out
+    assert f"numba {numba.__version__}" in out and f"numpy {np.__version__}" in out
+
+
+@pytest.mark.parametrize("what, names", [
+    ("objectives", O.NAMES),
+    ("noises", tuple(N.FAMILY_CODES)),
+    ("optimizers", tuple(optimizer_catalogue())),
+    ("metrics", engine.METRICS),
+    ("records", engine.RECORDS),
+    ("bounds", tuple(theory.BOUNDS)),
+])
+def test_list_gives_every_name_with_a_description(capsys, what, names):
+    lines = _out(capsys, ["list", what]).out.splitlines()
+    assert len(lines) == len(names)
+    for name, line in zip(sorted(names), sorted(lines)):
+        assert line.split()[0] == name
+        rest = line[len(name):].strip()
+        assert len(rest) > 5 and "``" not in rest, line
+
+
+def test_list_stages_says_what_there_is(capsys):
+    out = _out(capsys, ["list", "stages"]).out
+    stages = stage_catalogue()
+    if stages:
+        assert sorted(ln.split()[0] for ln in out.splitlines()) == sorted(stages)
+    else:
+        assert "no composable stages" in out
+
+
+def test_glossary_covers_engine_outputs_exactly():
+    assert set(glossary.METRICS) == set(engine.METRICS)
+    assert set(glossary.RECORDS) == set(engine.RECORDS)
+    assert set(glossary.OBJECTIVES) == set(O.NAMES)
+
+
+def test_list_unknown_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["list", "widgets"])
+    assert e.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_cells_shows_index_coordinates_and_stored(tmp_path, capsys):
+    sw = S.load(TINY)
+    store = Store(tmp_path / "s")
+    sub = S.Sweep(sw.name, sw.description, sw.cells[:2], (), (), sw.spec, sw.path)
+    run_sweep(sub, store, progress=False)
+    lines = _out(capsys, ["cells", TINY, "--store", str(tmp_path / "s")]).out.splitlines()
+    assert len(lines) == len(sw.cells) + 1
+    for i, (cell, line) in enumerate(zip(sw.cells, lines)):
+        idx, mark, key, label = line.split(maxsplit=3)
+        assert (int(idx), key, label) == (i, cell.key, cell.label())
+        assert mark == ("stored" if i < 2 else "missing")
+    assert lines[-1].startswith(f"tiny: {len(sw.cells)} cells, 2 stored")
+
+
+def test_cells_without_a_store_does_not_create_one(tmp_path, capsys):
+    missing = tmp_path / "nowhere"
+    out = _out(capsys, ["cells", TINY, "--store", str(missing)]).out
+    assert "0 stored" in out and not missing.exists()
+
+
+def test_bounds_name_shows_the_whole_card(capsys):
+    b = theory.get("li_liu_2023_clipped_sgd")
+    out = _out(capsys, ["bounds", b.name]).out
+    for label in ("formula:", "LaTeX:", "status:", "hidden constants:", "assumptions:", "valid when:",
+                  "schedule:", "reference:"):
+        assert label in out
+    assert b.latex() in out and "C_opt" in out and "2307.13680" in out
+    for a in b.assumptions:
+        assert a in out
+
+
+def test_bounds_unknown_name_exits_2(capsys):
+    assert main(["bounds", "no_such_bound"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "li_liu_2023_clipped_sgd" in err
+
+
+def test_help_has_examples_and_exit_codes_in_plain_text(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "examples:" in out and "exit codes:" in out
+    for code in ("0 ", "1 ", "2 ", "3 "):
+        assert f"\n  {code}" in out
+    assert "``" not in out and ":func:" not in out
+    for cmd in ("list", "cells", "bounds", "run", "check", "plot", "failure-prob", "export"):
+        assert cmd in out
+
+
+def _theory(*args):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    return subprocess.run([sys.executable, "-m", "theory", *args], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=120)
+
+
+def test_python_m_theory_help_table_and_show():
+    h = _theory("--help")
+    assert h.returncode == 0 and "usage: python -m theory" in h.stdout and "show" in h.stdout
+    t = _theory()
+    assert t.returncode == 0 and all(name in t.stdout for name in theory.BOUNDS)
+    assert _theory("table").stdout == t.stdout
+    s = _theory("show", "zhang_2020_clipped_sgd")
+    assert s.returncode == 0 and "formula:" in s.stdout
+    assert _theory("show", "nope").returncode == 2
