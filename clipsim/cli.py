@@ -38,7 +38,8 @@ def _parser():
     pl = sub.add_parser("plot", help="make a sweep's figures from its stored cells (PDF and PNG)")
     pl.add_argument("spec")
     pl.add_argument("--store", default=DEFAULT_STORE)
-    pl.add_argument("--out", default="paper_figs", help="output directory (default paper_figs)")
+    pl.add_argument("--out", help="output directory (default: STORE/figures, beside the results; give "
+                                  "--out paper_figs to update the committed figures)")
 
     b = sub.add_parser("bounds", help="list the theory registry, or show one bound in full (clipsim bounds NAME)")
     b.add_argument("name", nargs="?", help="a bound name: print its formula, LaTeX, assumptions, validity "
@@ -208,7 +209,7 @@ def _dispatch(args):
     if args.command == "plot":
         from .figures import plot_sweep
 
-        for path in plot_sweep(sw, Store(args.store), args.out):
+        for path in plot_sweep(sw, Store(args.store), args.out or os.path.join(args.store, "figures")):
             print(path)
         return 0
     if args.command == "failure-prob":

@@ -9,6 +9,8 @@ import os
 import sys
 import time
 
+from .progress import Progress, run_in_chunks, warm_up
+
 
 def run_config(config, threads=None):
     """Run one cell config (plain data, as in :class:`clipsim.sweep.Cell`) → SimResult."""
@@ -21,40 +23,6 @@ def run_config(config, threads=None):
                     first_seed=config.get("first_seed", 0), threads=threads)
 
 
-def _work(config):
-    return config["n_seeds"] * config["n_steps"] * config["objective"]["dim"]
-
-
-class Progress:
-    """Cells done, seeds per second and ETA on stderr (one line per cell when not a terminal).
-
-    The ETA weighs cells by their work (seeds × steps × dim), since cells of a sweep differ in T.
-    """
-
-    def __init__(self, configs, enabled=True, stream=None):
-        self.total, self.done, self.seeds = len(configs), 0, 0
-        self.work_total, self.work_done = sum(map(_work, configs)), 0
-        self.t0 = time.perf_counter()
-        self.stream = stream or sys.stderr
-        self.enabled = enabled
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-
-    def step(self, config, label=""):
-        self.done += 1
-        self.seeds += config["n_seeds"]
-        self.work_done += _work(config)
-        if not self.enabled:
-            return
-        dt = max(time.perf_counter() - self.t0, 1e-9)
-        left = (self.work_total - self.work_done) * dt / max(self.work_done, 1)
-        msg = f"[{self.done}/{self.total} cells] {self.seeds / dt:,.0f} seeds/s  ETA {left:,.0f} s  {label}"
-        if self.tty:
-            self.stream.write("\r" + msg[:120].ljust(120) + ("\n" if self.done == self.total else ""))
-        else:
-            self.stream.write(msg + "\n")
-        self.stream.flush()
-
-
 def run_sweep(sweep, store, *, executor="local", scheduler=None, workers=None, progress=True, threads=None):
     """Run the cells of ``sweep`` missing from ``store``; returns (computed, skipped) counts."""
     from . import _validate as V
@@ -64,8 +32,13 @@ def run_sweep(sweep, store, *, executor="local", scheduler=None, workers=None, p
     skipped = len(sweep.cells) - len(todo)
     bar = Progress([c.config for c in todo], progress)
     if executor == "local":
+        if todo:
+            bar.compiled(warm_up([c.config for c in todo], run_config, threads))
         for cell in todo:
-            store.put(cell.key, cell.sweep, cell.coords, run_config(cell.config, threads=threads))
+            on_seeds = (lambda k, c=cell: bar.advance(c.config, k, c.label())) if progress else None
+            res = run_in_chunks(cell.config, run_config, threads, on_seeds) if progress else \
+                run_config(cell.config, threads=threads)
+            store.put(cell.key, cell.sweep, cell.coords, res)
             bar.step(cell.config, cell.label())
         return len(todo), skipped
     try:
@@ -77,9 +50,14 @@ def run_sweep(sweep, store, *, executor="local", scheduler=None, workers=None, p
         client = Client(scheduler)
     else:
         n = V.integer("workers", workers if workers is not None else max(1, (os.cpu_count() or 1)), 1, 1024)
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(cluster)
+    print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr, flush=True)
     try:
+        if todo:
+            t0 = time.perf_counter()
+            client.run(warm_up, [c.config for c in todo], run_config, 1)
+            bar.compiled(time.perf_counter() - t0)
         by_key = {c.key: c for c in todo}
         futures = [client.submit(run_config, c.config, 1, key=f"clipsim-{c.key}", pure=False) for c in todo]
         for fut in as_completed(futures):

@@ -137,3 +137,13 @@ def test_python_m_theory_help_table_and_show():
     s = _theory("show", "zhang_2020_clipped_sgd")
     assert s.returncode == 0 and "formula:" in s.stdout
     assert _theory("show", "nope").returncode == 2
+
+
+def test_plot_writes_beside_the_store_by_default(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a repository root would have paper_figs/: it must stay untouched
+    store = tmp_path / "s"
+    run_sweep(S.load(TINY), Store(store), progress=False)
+    out = _out(capsys, ["plot", TINY, "--store", str(store)]).out.split()
+    assert out and all(os.path.dirname(p) == str(store / "figures") for p in out)
+    assert (store / "figures" / "tiny_rate.png").stat().st_size > 1000
+    assert not (tmp_path / "paper_figs").exists()
