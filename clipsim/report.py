@@ -467,12 +467,16 @@ def render(sweep, checks, results):
                              f"{'yes' if rr.within else 'no'} (±{rr.tolerance:g}) | {'yes' if rr.covered else 'no'} |")
             lines.append("")
         if ev["growth"]:
-            lines += [f"**Growth of the (1-δ)-quantile of `{ev['metric']}` as δ → 0** (polylog vs polynomial in 1/δ)", "",
+            lines += [f"**Growth of the (1-δ)-quantile of `{ev['metric']}` as δ → 0** (polylog vs polynomial in 1/δ; "
+                      f"a description of the data, not a verdict on the bound: 'polylog' needs the GPD shape interval "
+                      f"≤ {ev['growth'][0][1].margin:g}, 'polynomial' both κ and ξ intervals > 0)", "",
                       "| cell | decision | κ (coefficient of log 1/δ) [CI] | polynomial slope | polylog power | GPD ξ [CI] | quantiles |",
                       "|---|---|---|---|---|---|---|"]
             for cell, g in ev["growth"]:
                 qs = ", ".join(f"{d:g}: {_fmt(q)}" for d, q in zip(g.deltas, g.quantiles))
-                lines.append(f"| {cell.label()} | **{g.decision}** | {g.kappa:.3f} [{g.kappa_low:.3f}, {g.kappa_high:.3f}] | "
+                dec = g.decision + (f" (≈{g.seeds_to_decide:,} seeds would decide)"
+                                    if g.decision == "inconclusive" and (g.seeds_to_decide or -1) > 0 else "")
+                lines.append(f"| {cell.label()} | **{dec}** | {g.kappa:.3f} [{g.kappa_low:.3f}, {g.kappa_high:.3f}] | "
                              f"{g.poly_slope:.3f} | {g.polylog_power:.3f} | {g.gpd.xi:.3f} [{g.gpd.xi_low:.3f}, "
                              f"{g.gpd.xi_high:.3f}] | {qs} |")
             lines.append("")
