@@ -48,7 +48,7 @@ TYPICAL = dict(
     T=1e4, t=100.0, n=1e3, N=1e6, d=10.0, delta=0.05, alpha=1.5, sigma=1.0, G=1.0, L=1.0,
     L0=1.0, L1=0.5, Delta=1.0, M=1.0, R=10.0, mu=0.1, loss0=1.0, xnorm=0.5, eps=0.1,
     eps_ada=0.1, eta=0.01, lam=2.0, beta=0.9, B=32.0, c=0.5, gamma=0.1, delta_floor=1e-3,
-    c_eta=1.0, c_lam=1.0, c_B=1.0,
+    c_eta=1.0, c_lam=1.0, c_B=1.0, loss_sup=0.5,
 )
 ALPHAS = [sp.Rational(5, 4), sp.Rational(3, 2), sp.Rational(7, 4), sp.Integer(2)]
 R_SQ = dict(zip(ALPHAS, [sp.Rational(-2, 7), sp.Rational(-2, 5), sp.Rational(-6, 13),

@@ -91,6 +91,9 @@ register(_li_liu_sgd.with_(
     description="Clipped SGD with momentum: same rate as clipped SGD. " + _LOG_POWER_DOC,
 ))
 
+#: sup of the loss over the region the iterates visit; the AdaGrad bound assumes it is <= M.
+loss_sup = sp.Symbol("loss_sup", positive=True)
+
 register(_li_liu_sgd.with_(
     name="li_liu_2023_clipped_adagrad",
     status_note="[D/R] exponent; bounded loss f <= M and polylog(1/δ) [2nd] (THEORY §4.1)",
@@ -100,7 +103,11 @@ register(_li_liu_sgd.with_(
     # [D]: b_T ~ sqrt(T lam^(2-alpha) sigma^alpha) ~ T^(alpha/(3alpha-2)) with this lam, so a
     # constant eta gives the effective step eta/b_T of clipped SGD's schedule.
     schedule={"eta": c_eta, "lam": c_lam * sigma * T ** (1 / (3 * alpha - 2))},
+    valid_when=ALPHA_RANGE + _DELTA_RANGE + (sp.LessThan(loss_sup, S.M),),
     description="Clipped AdaGrad-Norm: same rate; polylog(1/δ) encoded as log(T/δ)^q. "
+                "Needs a bounded loss: the condition loss_sup <= M is checked only when both values "
+                "are given (e.g. loss_sup = M = d for geman_mcclure); on an unbounded objective "
+                "(the quadratic) it stays unverified and a check never says 'holds'. "
                 "Schedule [D]: constant eta (AdaGrad's accumulator supplies T^(-α/(3α-2))). "
                 + _LOG_POWER_DOC,
 ))
@@ -359,10 +366,10 @@ register(Bound(
 # ---------------------------------------------------------------------------- 11. unclipped SGD
 register(Bound(
     name="unclipped_sgd_polynomial_tail",
-    expr=C_low * (L * eta * sigma) ** 2 * (T / delta) ** (2 / alpha) / T,
+    expr=C_low * L * eta * sigma ** 2 * (T / delta) ** (2 / alpha) / T,
     quantity="avg_grad_sq", kind="lower_bound", status="D",
     status_note="[R] that the tails are polynomial in 1/δ (THEORY §4.11); the exponent 2/α "
-                "of the quantile is derived here [D]",
+                "of the quantile and the factor L η (one jump, not (L η)²) are derived here [D]",
     reference=Reference("THEORY.md §4.11 (no single source paper)",
                         note="derived here: heuristic one-jump argument"),
     delta=delta, hidden_constants=(C_low,),
@@ -372,8 +379,11 @@ register(Bound(
                  "the bound is on the (1-delta)-quantile: P(Q >= expr) >= delta"),
     valid_when=(sp.StrictGreaterThan(alpha, 1), sp.StrictLessThan(alpha, 2)) + _DELTA_RANGE,
     lhs=r"Q_{1-\delta}\Big(\frac{1}{T}\sum_{t=1}^{T}\|\nabla F(w_t)\|^2\Big)",
-    description="(1-δ)-quantile of (1/T)Σ||∇F||² >= C (Lησ)² (T/δ)^(2/α)/T: one noise jump of "
-                "size ~(T/δ)^(1/α) among T draws. Polynomial in 1/δ, unlike clipping's polylog.",
+    description="(1-δ)-quantile of (1/T)Σ||∇F||² >= C L η σ² (T/δ)^(2/α)/T: one noise jump ηX with "
+                "|X| ~ σ(T/δ)^(1/α) among T draws decays over ~1/(ηL) steps and adds ~LηX²/(2T) to "
+                "the average (linear in η; the (Lη)² form is valid for ηL <= 1 but loose by "
+                "1/(ηL)). Polynomial in 1/δ, unlike clipping's polylog. With η prescribed "
+                "as a function of T, the T-exponent uses it: Bound.exponent('T', schedule={'eta': ...}).",
 ))
 
 
