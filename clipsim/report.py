@@ -112,6 +112,7 @@ class _AsQuantity:
 
     def __init__(self, res, quantity, values):
         self._res = res
+        self.noise = getattr(res, "noise", None)
         self.metrics = {**res.metrics, quantity: np.asarray(values, dtype=float)}
 
     def theory_values(self, alpha=None):
@@ -306,6 +307,19 @@ def summarize(results, metrics, q=0.9, confidence=0.95):
     return rows
 
 
+def _refuse_asymmetric(bound, results):
+    """A bound proved for symmetric noise only is not checked (rates included) on asymmetric noise."""
+    if not getattr(bound, "symmetric_noise", False):
+        return
+    from .noise import Noise
+
+    for cell, _ in results:
+        nz = Noise.from_dict(cell.config["noise"])
+        if not nz.symmetric:
+            raise ValueError(f"[[check]] {bound.name} is proved for symmetric noise only; cell [{cell.label()}] "
+                             f"has asymmetric noise {nz}: restrict the check with `where`")
+
+
 def _shape_vars(spec, bound):
     v = spec.get("shape", [])
     v = [v] if isinstance(v, str) else v
@@ -373,6 +387,7 @@ def run_check(spec, results):
         out["note"] = f"Per-cell summary of {', '.join(f'`{m}`' for m in metric)} (no verdicts)."
         out["metric"] = ", ".join(metric)
         return out
+    _refuse_asymmetric(bound, results)
     calib = spec.get("calibrate")
     missing = [h.name for h in bound.hidden_constants if h.name not in spec.get("values", {})]
     shape_only = calib is None and missing and (spec.get("rate") or spec.get("growth"))
@@ -445,8 +460,10 @@ def render(sweep, checks, results):
         lines += [sweep.description, ""]
     meta = results[0][1].meta if results else {}
     seeds = sorted({r.n_seeds for _, r in results})
+    cfg = results[0][0].config if results else {}
     lines += [f"- cells: {len(results)}; seeds per cell: {', '.join(map(str, seeds))}; root seed "
-              f"{results[0][1].config['seed'] if results else '—'}",
+              f"{cfg.get('root_seed', cfg.get('seed', '—'))}; random streams: {cfg.get('streams', 'common')} "
+              "across cells",
               f"- versions: {', '.join(f'{k} {v}' for k, v in meta.get('versions', {}).items())}; "
               f"threads: {meta.get('threads', '—')}", ""]
     for ev in checks:

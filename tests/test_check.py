@@ -262,3 +262,19 @@ def test_unclipped_tail_bound_is_linear_in_eta_and_uses_the_run_schedule():
     got = b.exponent("T", schedule={"eta": sp.Rational(1, 2) * T ** sp.Rational(-3, 5)}, alpha=a)
     assert got == sp.Rational(-4, 15)
     assert b.exponent("T", alpha=a) == sp.Rational(1, 3)  # constant eta
+
+
+def test_symmetric_noise_bounds_are_refused_on_asymmetric_noise():
+    import theory
+    from clipsim import noise, objectives, optimizers as opt, simulate
+
+    b = theory.get("armacki_2025_symmetric_noise")
+    assert b.symmetric_noise and not theory.get("li_liu_2023_clipped_sgd").symmetric_noise
+    for nz in (noise.lomax(2.5), noise.stable(1.5, beta=0.5)):
+        res = simulate(objectives.get("quadratic", 2), nz, opt.clipped_sgd(0.05, 1.0), n_steps=50, n_seeds=40)
+        with pytest.raises(ValueError, match="symmetric noise only.*asymmetric"):
+            check(b, res, delta=0.1, C_opt=1.0)
+        check(theory.get("li_liu_2023_clipped_sgd"), res, delta=0.1, C_opt=1.0, alpha=1.2)  # no such tag
+    res = simulate(objectives.get("quadratic", 2), noise.stable(1.5), opt.clipped_sgd(0.05, 1.0), n_steps=50,
+                   n_seeds=40)
+    assert check(b, res, delta=0.1, C_opt=1.0).bound == b.name

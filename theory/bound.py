@@ -111,6 +111,8 @@ class Bound:
     #: the variable the rate is stated in (T for most; n, N, t, eps, lam ... otherwise)
     rate_var: str = "T"
     lhs: str | None = None
+    #: proved only for noise with a symmetric law: ``clipsim.check`` refuses asymmetric noise
+    symmetric_noise: bool = False
 
     # ---------------------------------------------------------------- validation
     def __post_init__(self):

@@ -363,6 +363,24 @@ register(Bound(
                 "is the failure probability itself, so there is no δ symbol.",
 ))
 
+# ------------------------------------------------- Armacki, Bajović, Jakovetić, Kar: symmetric noise
+register(Bound(
+    name="armacki_2025_symmetric_noise",
+    expr=C_opt * sp.log(T / delta) ** log_power * T ** sp.Rational(-1, 2),
+    quantity="avg_grad_sq", kind="high_probability", status="2nd",
+    status_note="[V abstract] rate Õ(t^(-1/2)) with exponentially decaying tails for sign, clipped and "
+                "normalized SGD; the quantity (norm or squared norm, min or average) and the step "
+                "schedule were not read [2nd]: use .with_(quantity=...) for another quantity",
+    reference=Reference("Armacki, Bajović, Jakovetić, Kar 2025", "2507.09093"),
+    delta=delta, hidden_constants=(C_opt,),
+    assumptions=(_smooth, "noise with a symmetric density (no moment assumption)",
+                 "sign, clipped or normalized SGD with a tuned step (schedule not read)"),
+    valid_when=_DELTA_RANGE, defaults={"log_power": 1}, symmetric_noise=True,
+    description="Symmetric noise: Õ(T^(-1/2)) w.p. 1-δ whatever the tail index; proved for symmetric "
+                "noise only (non-symmetric noise needs symmetrized mini-batch estimators). "
+                + _LOG_POWER_DOC,
+))
+
 # ---------------------------------------------------------------------------- 11. unclipped SGD
 register(Bound(
     name="unclipped_sgd_polynomial_tail",
