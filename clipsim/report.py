@@ -600,7 +600,9 @@ def failure_probability_cli(sweep, cell_index, bound_name, delta, values, *, bat
         q = np.asarray(res.metrics[bound.quantity], dtype=float)
         return np.where(res.metrics["diverged"], np.inf, q)
 
-    out = St.sequential_failure_test(sample, B, delta, batch=batch, max_seeds=max_seeds, confidence=confidence)
+    # a confidence sequence with no horizon: a rerun with a larger --max-seeds keeps the guarantee
+    out = St.sequential_failure_test(sample, B, delta, batch=batch, max_seeds=max_seeds, confidence=confidence,
+                                     method="betabinomial")
     print(f"{bound.name} on {sweep.name} [{cell.label()}]: B(δ={delta:g}) = {B:.4g}")
     print(str(out))
     return out.decision

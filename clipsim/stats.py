@@ -414,6 +414,12 @@ def sequential_failure_test(sample_fn, threshold, delta, *, batch, max_seeds, co
       ``{p : M_n(p) < 1/a}`` with ``M_n(p) = B(a0+k, b0+n-k) / (B(a0, b0) p^k (1-p)^(n-k))`` and
       prior ``Beta(a0, b0) = prior``; valid for unboundedly many looks by Ville's inequality
       (Robbins 1970; Howard et al. 2021, arXiv 1810.08240, §3).
+
+    Only ``"betabinomial"`` has no horizon: its guarantee covers every look at every n at once, so
+    it survives rerunning with a larger ``max_seeds`` (the same seeds first, then more) or another
+    batch size. ``"bonferroni"`` spends its error over the ``K`` looks of one fixed plan; a rerun
+    with a larger budget is a new plan and the two runs' errors add up. ``clipsim failure-prob``
+    uses ``"betabinomial"``.
     """
     if not callable(sample_fn):
         raise ValueError(f"sample_fn = {sample_fn!r} is not allowed: must be callable(start, count)")

@@ -522,3 +522,27 @@ def test_delta_growth_size_and_power():
     for draw in (lambda r, n: r.exponential(size=n), lambda r, n: r.chisquare(4, n)):
         k = _growth_decisions(draw, R, seed=5)["polylog"]
         assert S.clopper_pearson(k, R, 0.99)[0] > 0.025, k  # power above the size
+
+
+def test_betabinomial_sequence_survives_resuming_with_a_larger_budget():
+    """At p = delta exactly, "violated" is an error. The beta-binomial confidence sequence must keep
+    P(some look, at any n up to any budget, says violated) <= 1 - confidence: here every look of a
+    run resumed from 500 to 20000 seeds in batches of 100 (tested with a 99% Clopper-Pearson CI)."""
+    from scipy import special
+
+    R, n_max, batch, delta, a = 2000, 20_000, 100, 0.05, 0.05
+    rng = np.random.default_rng(12)
+    n = np.arange(batch, n_max + 1, batch)
+    k = np.cumsum(rng.binomial(batch, delta, size=(R, n.size)), axis=1)
+    log_m = (special.betaln(1 + k, 1 + n - k) - special.betaln(1, 1)
+             - k * math.log(delta) - (n - k) * math.log1p(-delta))
+    ever = np.any((log_m >= math.log(1 / a)) & (k / n > delta), axis=1)
+    lo, _ = S.clopper_pearson(int(ever.sum()), R, 0.99)
+    assert lo <= a, ever.sum()
+    # the closed-form event is the one sequential_failure_test uses: compare on one path
+    x = (rng.random(n_max) < delta).astype(float)
+    first = S.sequential_failure_test(lambda s, c: x[s:s + c], 0.5, delta, batch=batch, max_seeds=500,
+                                      method="betabinomial")
+    more = S.sequential_failure_test(lambda s, c: x[s:s + c], 0.5, delta, batch=batch, max_seeds=n_max,
+                                     method="betabinomial")
+    assert more.history[:first.looks] == first.history  # resuming replays the same looks, then goes on
