@@ -278,9 +278,9 @@ def from_spec(spec, path="") -> Sweep:
         _check_keys(f"[[check]] #{i + 1}", c, CHECK_KEYS)
         if "bound" not in c:
             raise ValueError(f"[[check]] #{i + 1}: missing key 'bound'")
-        import theory
+        from .decisions import resolve_bound
 
-        theory.get(c["bound"])
+        resolve_bound(c["bound"], f"[[check]] #{i + 1} bound")
         checks.append(c)
     figures = []
     for i, f in enumerate(spec.get("figure", [])):

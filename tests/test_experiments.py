@@ -137,14 +137,16 @@ def test_failure_probability_figure_uses_the_reports_calibration(tmp_path, monke
     (delta, name, cal, test), = ev["calibration"]
     assert name == "C_opt" and np.isfinite(cal.C)
     seen = []
-    orig = R.calibrate_and_test
+    from clipsim import decisions as D
+
+    orig = D.calibrate_and_test
 
     def spy(spec, results, d, conf=0.95):
         out = orig(spec, results, d, conf)
         seen.append((d, out[1].C))
         return out
 
-    monkeypatch.setattr(R, "calibrate_and_test", spy)
+    monkeypatch.setattr(D, "calibrate_and_test", spy)
     fig = {"kind": "failure_probability", "bound": "li_liu_2023_clipped_sgd",
            "values": {"alpha": {"expr": "alpha - 0.05"}}, "deltas": [0.2, 0.1]}
     paths = plot_figure(fig, res, str(tmp_path), "fp", checks=sw.checks)
@@ -202,3 +204,16 @@ def test_e8_refuses_the_symmetric_bound_on_asymmetric_noise():
     fake = [(c, None) for c in sw.cells]
     with pytest.raises(ValueError, match="symmetric noise only.*restrict the check with `where`"):
         R.run_check(spec, fake)
+
+
+def test_demo_report_opens_with_family_and_per_cell_verdicts():
+    from experiments.demo import rates_and_growth, verdict_table
+
+    sw, res = _results(CLIP)
+    ev = R.run_check(sw.checks[0], res)
+    text = verdict_table([(sw, [ev])])
+    assert text.startswith("## Verdicts")
+    assert f"**{ev['family'].verdict}**" in text and "Per cell" in text
+    for c in ev["calibration"][0][3].cells:
+        assert f"| {c.label} | 0.1 |" in text
+    assert rates_and_growth([(sw, [ev])]).startswith("## Rates")
