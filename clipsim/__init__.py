@@ -22,8 +22,9 @@ _invalidate(_os.path.dirname(__file__))
 
 from . import noise, objectives, optimizers, stats  # noqa: E402
 from .check import BoundCheck, check  # noqa: E402
+from .decisions import SweepCheck, check_sweep  # noqa: E402
 from .engine import SimResult, simulate  # noqa: E402
 from .store import Store  # noqa: E402
 
-__all__ = ["BoundCheck", "SimResult", "Store", "check", "noise", "objectives", "optimizers", "simulate",
+__all__ = ["BoundCheck", "SimResult", "Store", "SweepCheck", "check", "check_sweep", "noise", "objectives", "optimizers", "simulate",
            "stats", "__version__"]

@@ -271,6 +271,10 @@ def check(bound, result, delta=None, *, confidence=0.95, calibrate=False, n_boot
         raise ValueError(f"{bound.name}: quantity {bound.quantity!r} is not a metric of the result{hint}; "
                          f"metrics: {', '.join(sorted(metrics))}")
 
+    noise = getattr(result, "noise", None)
+    if getattr(bound, "symmetric_noise", False) and noise is not None and not getattr(noise, "symmetric", True):
+        raise ValueError(f"{bound.name} is proved for symmetric noise only; this run's noise {noise} is "
+                         "asymmetric: check it on symmetric noise, or use a bound without that assumption")
     vals = {**dict(getattr(bound, "defaults", {}) or {}), **_theory_values(result, values), **values}
     if bound.delta is not None:
         vals[bound.delta.name] = delta

@@ -3,12 +3,14 @@
 ``[[figure]]`` kinds (keys in brackets are optional):
 
 - ``rate``: statistic of ``metric`` against grid variable ``x`` (log-log), one line per ``group``
-  with order-statistic CI bars, and the ``bound``'s theoretical slope anchored at the last point;
+  with order-statistic CI bars, and the ``bound`` itself, ``C·B(δ)`` at ``δ = 1 - q`` for the plotted
+  q-quantile (the median: δ = 0.5), log factor included, its hidden constant fitted on each series'
+  smallest-x cell (dashed, same colour);
 - ``quantile_delta``: (1-δ)-quantile of ``metric`` against 1/δ for δ in ``deltas``, one line per
   cell series (``group``), order-statistic CIs, GPD extrapolation where δ < 10/n;
 - ``failure_probability``: Clopper-Pearson P(Q > B(δ)) against δ, with the line P = δ. A hidden
   constant without a value in ``values`` is calibrated per δ exactly as ``clipsim check`` does
-  (:func:`clipsim.report.calibrate_and_test`): from the figure's own ``calibrate`` table (grid values
+  (:func:`clipsim.decisions.calibrate_and_test`): from the figure's own ``calibrate`` table (grid values
   of the calibration cells; Python callers of :func:`plot_figure`), else from the sweep's
   ``[[check]]`` of the same bound that has a ``calibrate`` table (its values, where, metric and
   confidence are used, so the constant is the report's). Then only the held-out cells are drawn,
@@ -31,7 +33,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from . import stats as St  # noqa: E402
 from .sweep import _resolve, matches  # noqa: E402
@@ -70,6 +72,10 @@ def _save(fig, out, name):
             ax.xaxis.set_minor_formatter(NullFormatter())
         if ax.get_yscale() == "log":
             ax.yaxis.set_minor_formatter(NullFormatter())
+            lo, hi = sorted(ax.get_ylim())
+            if np.floor(np.log10(hi)) - np.ceil(np.log10(lo)) < 1:  # under two decade ticks: label 1-2-5
+                ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     paths = []
     for ext in ("pdf", "png"):
         p = os.path.join(out, f"{name}.{ext}")
@@ -84,10 +90,11 @@ def _bound_label(spec):
     if not spec.get("bound"):
         return None, None
     import sympy as sp
-    import theory
     from matplotlib.mathtext import MathTextParser
 
-    b = theory.get(spec["bound"])
+    from .decisions import resolve_bound
+
+    b = resolve_bound(spec["bound"], "[[figure]] bound")
     label = f"{b.name} [{b.status}]"
     q = b.quantity.replace("_", r"\_")
     tex = f"$\\mathrm{{{q}}} \\leq {sp.latex(b.expr)}$"
@@ -115,7 +122,6 @@ def _rate(spec, items, ax, default_metric):
         est, lo, hi = (np.array([p[1][k] for p in pts]) for k in range(3))
         series.append((label, group, xs, est, lo, hi))
     signed = any(np.any(np.isfinite(e) & (e <= 0)) for *_, e, _, _ in series)
-    shown_slopes = set()
     for i, (label, group, xs, est, lo, hi) in enumerate(series):
         ok = np.isfinite(est) & (True if signed else est > 0)
         color = f"C{i}"
@@ -124,13 +130,8 @@ def _rate(spec, items, ax, default_metric):
         ax.errorbar(xs[ok], est[ok], yerr=[lo_err[ok], hi_err[ok]], fmt="o-", ms=3, color=color, capsize=2,
                     label=label)
         if bound is not None and not signed and ok.sum() >= 2:
-            vals = _resolve(dict(spec.get("values", {})), group[0][0].variables, "figure values")
-            subs = {"alpha": vals["alpha"]} if "alpha" in vals else {}
-            r = float(bound.exponent(var, **subs))
-            xa = xs[ok][-1]
-            ax.plot(xs[ok], est[ok][-1] * (xs[ok] / xa) ** r, "--", color=color, lw=1,
-                    label=None if round(r, 3) in shown_slopes else f"theory slope {r:.3f}")
-            shown_slopes.add(round(r, 3))
+            bx, by, how = _bound_curve(bound, spec, group, x, stat, metric)
+            ax.plot(bx, by, "--", color=color, lw=1, label=f"bound, {how}" if i == 0 else None)
     ax.set_xscale("log")
     ticks = np.unique(np.concatenate([xs for _, _, xs, *_ in series]))
     if 1 < ticks.size <= 8:  # few grid values: label them, not the decades
@@ -150,6 +151,33 @@ def _rate(spec, items, ax, default_metric):
         ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     else:
         ax.legend(fontsize=6, ncol=2)
+
+
+def _bound_curve(bound, spec, group, x, stat, metric):
+    """The bound itself along ``x`` for one series: ``C·B(δ)`` at ``δ = 1 - q`` (q the plotted quantile,
+    0.5 for the median), log factor included. A hidden constant without a value is fitted on the
+    series' smallest-x cell (:func:`clipsim.stats.calibrate_constant`: C·B above the upper confidence
+    bound of that cell's quantile), so the curve shows the bound's shape, anchored at one cell."""
+    from .check import check as check_bound
+    from .decisions import _AsQuantity
+
+    q = 0.5 if stat == "median" else float(stat)
+    delta = 1.0 - q if bound.delta is not None else None
+    rows = []
+    for cell, res in group:
+        vals = _resolve(dict(spec.get("values", {})), _expr_vars(cell, res), "figure values")
+        free = [h.name for h in bound.hidden_constants if h.name not in vals]
+        vals.update({h: 1.0 for h in free})
+        v = _values(cell, res, metric)
+        B = check_bound(bound, _AsQuantity(res, bound.quantity, v), delta, **vals).bound_value
+        rows.append((dict(cell.coords)[x], B, v, free))
+    rows.sort(key=lambda r: r[0])
+    xs = np.array([r[0] for r in rows], dtype=float)
+    B = np.array([r[1] for r in rows])
+    if not rows[0][3]:
+        return xs, B, f"δ = {delta:g}" if delta is not None else "as given"
+    C = St.calibrate_constant([St.Cell(rows[0][2], rows[0][1])], delta if delta is not None else 0.5).C
+    return xs, C * B, f"C·B(δ={delta:g}), {', '.join(rows[0][3])} fitted at the smallest {x}"
 
 
 def _quantile_delta(spec, items, ax):
@@ -196,9 +224,11 @@ def _calibration_spec(spec, bound, checks):
     if not free:
         return None
     if spec.get("calibrate") is not None:
-        return {"bound": bound.name, **{k: spec[k] for k in ("values", "calibrate", "metric") if k in spec}}
+        return {"bound": spec["bound"], **{k: spec[k] for k in ("values", "calibrate", "metric") if k in spec}}
+    from .decisions import bound_name
+
     for c in checks:
-        if c.get("bound") == bound.name and c.get("calibrate") is not None:
+        if bound_name(c.get("bound")) == bound.name and c.get("calibrate") is not None:
             return c
     raise ValueError(f"[[figure]] failure_probability: {bound.name} has hidden constant(s) {', '.join(free)} "
                      "without a value: give it in values, or a calibrate table (in the figure or in a "
@@ -207,7 +237,7 @@ def _calibration_spec(spec, bound, checks):
 
 def _failure(spec, items, ax, all_items=None, checks=()):
     from .check import check as check_bound
-    from .report import calibrate_and_test
+    from .decisions import calibrate_and_test
 
     bound, blabel = _bound_label(spec)
     if bound is None:
@@ -276,7 +306,7 @@ def _failure(spec, items, ax, all_items=None, checks=()):
 
 
 def _expr_vars(cell, res, extra=None):
-    from .report import expression_variables
+    from .decisions import expression_variables
 
     return expression_variables(cell, res, extra)
 
@@ -358,7 +388,7 @@ def plot_figure(spec, items, out, name, checks=()):
 
 def plot_sweep(sweep, store, out):
     """All ``[[figure]]`` tables of ``sweep`` from ``store`` into directory ``out``."""
-    from .report import load_results
+    from .decisions import load_results
 
     if not sweep.figures:
         raise ValueError(f"sweep {sweep.name!r} declares no [[figure]] tables")

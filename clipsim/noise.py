@@ -23,6 +23,10 @@ Families (code; law of one coordinate ``X``; ``Noise.tail_index``)
 - ``PARETO = 3``: symmetric Lomax, ``X = sign * scale * L`` with ``L ~ Lomax(a)`` (numpy's ``pareto``,
   ``scipy.stats.lomax(a)``) and an independent fair sign. Tail index ``a``.
 - ``STUDENT_T = 4``: ``X = scale * T``, ``T ~ t(df)``. Tail index ``df``.
+- ``LOMAX = 5``: centred one-sided Pareto, ``X = scale * (L - 1/(a-1))`` with ``L ~ Lomax(a)``,
+  ``a > 1``: mean 0, tail index ``a`` on the right, bounded below by ``-scale/(a-1)``; strongly
+  skewed, so clipping it is biased. ``Var X = scale^2 a/((a-1)^2 (a-2))`` for ``a > 2``; other
+  ``E|X|^p`` by quadrature. i.i.d. coordinates only (a radial version would be symmetric).
 
 Centering (decided): the engine wants mean-zero noise. In S1 the location parameter *is* the mean
 whenever the mean exists (alpha > 1), for every beta: ``E Z = 0`` (checked in the tests against
@@ -96,7 +100,7 @@ from ._rng import fill_uniform_n, root_seed, seed_state, uniform
 __all__ = [
     "NONE", "GAUSSIAN", "STABLE", "PARETO", "STUDENT_T", "IID", "RADIAL", "FAMILY_CODES",
     "VECTOR_CODES", "Noise", "NormMomentEstimate", "estimate_norm_moment", "noise_fill",
-    "noise_work_size", "stable", "pareto", "student_t", "gaussian", "none",
+    "noise_work_size", "stable", "pareto", "student_t", "gaussian", "none", "lomax", "LOMAX",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -107,11 +111,12 @@ GAUSSIAN = 1
 STABLE = 2
 PARETO = 3
 STUDENT_T = 4
+LOMAX = 5
 IID = 0
 RADIAL = 1
 
 FAMILY_CODES = {"none": NONE, "gaussian": GAUSSIAN, "stable": STABLE, "pareto": PARETO,
-                "student_t": STUDENT_T}
+                "student_t": STUDENT_T, "lomax": LOMAX}
 VECTOR_CODES = {"iid": IID, "radial": RADIAL}
 
 # params layout (float64[4]), one row per family:
@@ -121,6 +126,7 @@ VECTOR_CODES = {"iid": IID, "radial": RADIAL}
 #   stable      scale    alpha                      beta    0
 #   pareto      scale    tail_index                 0       0
 #   student_t   scale    df                         0       0
+#   lomax       scale    tail_index                 0       0
 P_SCALE, P_SHAPE, P_BETA = 0, 1, 2
 
 _BLOCK = 256  # coordinates per block of uniforms (2 uniforms each: 4 KiB of work, fits in L1)
@@ -186,6 +192,25 @@ def _pareto_from(u, a):
     if u < 0.5:
         return -math.expm1(-math.log(2.0 * u) / a)
     return math.expm1(-math.log(2.0 * u - 1.0) / a)
+
+
+@njit(cache=True)
+def _lomax_from(u, a):
+    """One centred standard Lomax(a) draw, ``L - 1/(a-1)``, from one open-(0,1) uniform."""
+    return math.expm1(-math.log(u) / a) - 1.0 / (a - 1.0)
+
+
+@njit(cache=True)
+def _fill_lomax(out, work, state, scale, a):
+    d = out.shape[0]
+    m = min(d, _BLOCK)
+    j = 0
+    while j < d:
+        k = min(m, d - j)
+        fill_uniform_n(state, work, k)
+        for i in range(k):
+            out[j + i] = scale * _lomax_from(work[i], a)
+        j += k
 
 
 @njit(cache=True)
@@ -359,6 +384,8 @@ def noise_fill(code, vector_code, params, state, out, work):
             _fill_pareto(out, work, state, scale, params[1])
         elif code == STUDENT_T:
             _fill_t(out, work, state, scale, params[1])
+        elif code == LOMAX:
+            _fill_lomax(out, work, state, scale, params[1])
         else:
             raise ValueError("noise_fill: unknown family code")
     elif vector_code == RADIAL:
@@ -478,6 +505,24 @@ def _stable_alpha1_moment(beta, p):
     return _stable_cf_moment(1.0, beta, p)
 
 
+def _lomax_abs_moment(a, p):
+    """E|L - 1/(a-1)|^p, L ~ Lomax(a): 0 mean, closed-form variance, quadrature otherwise."""
+    if p >= a:
+        return math.inf
+    if p == 2.0:
+        return a / ((a - 1.0) ** 2 * (a - 2.0))
+    from scipy import integrate
+
+    m = 1.0 / (a - 1.0)
+
+    def f(y):
+        return abs(y - m) ** p * a * (1.0 + y) ** (-a - 1.0)
+
+    left = integrate.quad(f, 0.0, m, epsabs=0.0, epsrel=1e-12, limit=200)[0]
+    right = integrate.quad(f, m, math.inf, epsabs=0.0, epsrel=1e-12, limit=200)[0]
+    return left + right
+
+
 def _standard_abs_moment(family, shape, beta, p):
     """E|X/scale|^p (or E|X|^p for none); inf where it does not exist. p > -1."""
     if family == "none":
@@ -494,6 +539,8 @@ def _standard_abs_moment(family, shape, beta, p):
         if p >= shape:
             return math.inf
         return math.exp(math.lgamma(p + 1.0) + math.lgamma(shape - p) - math.lgamma(shape))
+    if family == "lomax":
+        return _lomax_abs_moment(shape, p)
     if family == "student_t":
         if p >= shape:
             return math.inf
@@ -511,6 +558,7 @@ _PARAM_NAMES = {  # family -> the dict keys of its parameters (besides family, v
     "stable": ("alpha", "beta", "scale"),
     "pareto": ("tail_index", "scale"),
     "student_t": ("df", "scale"),
+    "lomax": ("tail_index", "scale"),
 }
 
 
@@ -549,6 +597,9 @@ class Noise:
                 shape = _v.positive("tail_index", self.shape)
             elif fam == "student_t":
                 shape = _v.positive("df", self.shape)
+            elif fam == "lomax":
+                shape = _v.real("tail_index", self.shape, 1.0, math.inf, lo_open=True, hi_open=True)
+                _v.choice("lomax vector", vec, ("iid",))
             else:
                 shape = _v.real("shape", self.shape, 0.0, 0.0)
             beta = _v.real("beta", self.beta, 0.0, 0.0)
@@ -568,6 +619,12 @@ class Noise:
         """Symmetric Lomax: random sign * scale * Lomax(tail_index)."""
         _v.positive("tail_index", tail_index)
         return cls("pareto", vector, scale, tail_index)
+
+    @classmethod
+    def lomax(cls, tail_index, scale=1.0, vector="iid") -> "Noise":
+        """Centred one-sided Pareto: scale * (Lomax(tail_index) - 1/(tail_index - 1)), tail_index > 1."""
+        _v.real("tail_index", tail_index, 1.0, math.inf, lo_open=True, hi_open=True)
+        return cls("lomax", vector, scale, tail_index)
 
     @classmethod
     def student_t(cls, df, scale=1.0, vector="iid") -> "Noise":
@@ -620,9 +677,14 @@ class Noise:
     @property
     def tail_index(self) -> float:
         """sup{p: E|X|^p < inf}: alpha (stable, alpha < 2), tail index (pareto), df (t), else inf."""
-        if self.family in ("pareto", "student_t") or (self.family == "stable" and self.shape < 2.0):
+        if self.family in ("pareto", "student_t", "lomax") or (self.family == "stable" and self.shape < 2.0):
             return self.shape
         return math.inf
+
+    @property
+    def symmetric(self) -> bool:
+        """Whether X and -X have the same law (False for lomax and for skewed stable, beta != 0)."""
+        return self.family != "lomax" and not (self.family == "stable" and self.beta != 0.0 and self.shape < 2.0)
 
     @property
     def mean(self) -> float:
@@ -718,7 +780,7 @@ class Noise:
                 raise ValueError(f"noise key = {k!r} is not allowed for family {fam!r}: must be one of "
                                  + ", ".join(repr(a) for a in sorted(allowed)))
         kw = {k: v for k, v in d.items() if k != "family"}
-        required = {"stable": "alpha", "pareto": "tail_index", "student_t": "df"}.get(fam)
+        required = {"stable": "alpha", "pareto": "tail_index", "student_t": "df", "lomax": "tail_index"}.get(fam)
         if required and required not in kw:
             raise ValueError(f"{required} = None is not allowed: family {fam!r} requires it")
         return getattr(cls, fam)(**kw)
@@ -743,6 +805,7 @@ class Noise:
                        f"beta={b}, scale={s}"),
             "pareto": f"symmetric Lomax/Pareto tail index {a}, scale={s}",
             "student_t": f"Student-t df={a}, scale={s}",
+            "lomax": f"centred one-sided Lomax/Pareto tail index {a}, scale={s} (skewed)",
         }[self.family]
         if self.family == "none":
             return law
@@ -806,5 +869,6 @@ def estimate_norm_moment(noise, p, dim, n=200_000, seed=0, confidence=0.95) -> N
 stable = Noise.stable
 pareto = Noise.pareto
 student_t = Noise.student_t
+lomax = Noise.lomax
 gaussian = Noise.gaussian
 none = Noise.none

@@ -366,12 +366,12 @@ def _metric_names(name, value):
 
 def _check_check(where, c, cells, paths):
     """Types and ranges of one [[check]] table (the bound must exist)."""
-    import theory
+    from .decisions import resolve_bound
 
     _check_keys(where, c, CHECK_KEYS)
     if "bound" not in c:
         raise ValueError(f"{where}: missing key 'bound'")
-    theory.get(V.string(f"{where} bound", c["bound"]))
+    resolve_bound(c["bound"], f"{where} bound")
     if "metric" in c:
         _metric_names(f"{where} metric", c["metric"])
     if "delta" in c:
@@ -399,7 +399,7 @@ def _check_check(where, c, cells, paths):
 
 def _check_figure(where, f, cells, paths):
     """Types and ranges of one [[figure]] table; ``name`` must be a safe file name."""
-    import theory
+    from .decisions import resolve_bound
 
     _check_keys(where, f, FIGURE_KEYS)
     V.choice(f"{where} kind", f.get("kind"), FIGURE_KINDS)
@@ -409,7 +409,7 @@ def _check_figure(where, f, cells, paths):
     if "name" in f:
         V.safe_name(f"{where} name", f["name"])
     if "bound" in f:
-        theory.get(V.string(f"{where} bound", f["bound"]))
+        resolve_bound(f["bound"], f"{where} bound")
     if "metric" in f:
         _metric_names(f"{where} metric", f["metric"])
     if "statistic" in f:

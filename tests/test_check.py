@@ -229,3 +229,52 @@ def test_real_engine_run():
     assert big.verdict == "holds" and small.verdict == "violated"
     assert big.n_seeds == 400 and big.values["T"] == 100 and big.values["lam"] == 1.0
     assert check(b, res, delta=0.1, alpha=1.6, C_opt=1.0).verdict == "inconclusive"  # tail index 1.5
+
+
+# ---------------------------------------------------------------- registry conditions and corrections
+def test_adagrad_bound_needs_a_bounded_loss_to_hold():
+    """Li & Liu's AdaGrad bound assumes f <= M: on the quadratic (unbounded) the condition stays
+    unverified, so even a huge constant never gives "holds"."""
+    import theory
+    from clipsim import noise, objectives, optimizers as opt, simulate
+
+    res = simulate(objectives.get("quadratic", 4), noise.stable(1.5), opt.clipped_adagrad(0.5, 1.0, 1.0),
+                   n_steps=200, n_seeds=400, seed=0)
+    bc = check(theory.get("li_liu_2023_clipped_adagrad"), res, delta=0.1, alpha=1.4, C_opt=1e6)
+    assert bc.verdict == "inconclusive" and "loss_sup <= M unknown" in bc.reason, bc.reason
+    assert "evidence alone: holds" in bc.reason
+    ok = check(theory.get("li_liu_2023_clipped_adagrad"), res, delta=0.1, alpha=1.4, C_opt=1e6,
+                       loss_sup=1.0, M=2.0)  # a user asserting a bounded loss
+    assert ok.verdict == "holds"
+
+
+def test_unclipped_tail_bound_is_linear_in_eta_and_uses_the_run_schedule():
+    import sympy as sp
+
+    import theory
+
+    b = theory.get("unclipped_sgd_polynomial_tail")
+    vals = dict(C_low=1.0, L=1.0, sigma=1.0, T=1000.0, delta=0.01, alpha=1.5)
+    assert b.evaluate(eta=0.02, **vals) / b.evaluate(eta=0.01, **vals) == pytest.approx(2.0)
+    T = sp.Symbol("T", positive=True)
+    a = sp.Rational(3, 2)
+    # eta = 0.5 T^(-alpha/(3 alpha - 2)) = 0.5 T^(-3/5): exponent 2/alpha - 1 - 3/5 = -4/15
+    got = b.exponent("T", schedule={"eta": sp.Rational(1, 2) * T ** sp.Rational(-3, 5)}, alpha=a)
+    assert got == sp.Rational(-4, 15)
+    assert b.exponent("T", alpha=a) == sp.Rational(1, 3)  # constant eta
+
+
+def test_symmetric_noise_bounds_are_refused_on_asymmetric_noise():
+    import theory
+    from clipsim import noise, objectives, optimizers as opt, simulate
+
+    b = theory.get("armacki_2025_symmetric_noise")
+    assert b.symmetric_noise and not theory.get("li_liu_2023_clipped_sgd").symmetric_noise
+    for nz in (noise.lomax(2.5), noise.stable(1.5, beta=0.5)):
+        res = simulate(objectives.get("quadratic", 2), nz, opt.clipped_sgd(0.05, 1.0), n_steps=50, n_seeds=40)
+        with pytest.raises(ValueError, match="symmetric noise only.*asymmetric"):
+            check(b, res, delta=0.1, C_opt=1.0)
+        check(theory.get("li_liu_2023_clipped_sgd"), res, delta=0.1, C_opt=1.0, alpha=1.2)  # no such tag
+    res = simulate(objectives.get("quadratic", 2), noise.stable(1.5), opt.clipped_sgd(0.05, 1.0), n_steps=50,
+                   n_seeds=40)
+    assert check(b, res, delta=0.1, C_opt=1.0).bound == b.name

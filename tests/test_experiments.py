@@ -30,7 +30,7 @@ def _results(spec):
     return sw, [(c, run_config(c.config)) for c in sw.cells]
 
 
-@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(EXP, "e[3-7]_*.toml"))))
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(EXP, "e[1-8]_*.toml"))))
 def test_experiment_specs_load_and_validate(path):
     sw = S.load(path)
     assert sw.cells
@@ -42,9 +42,9 @@ def test_experiment_specs_load_and_validate(path):
         assert f["kind"] in S.FIGURE_KINDS
 
 
-def test_all_five_experiments_have_a_spec():
-    names = {os.path.basename(p).split("_")[0] for p in glob.glob(os.path.join(EXP, "e[3-7]_*.toml"))}
-    assert names == {"e3", "e4", "e5", "e6", "e7"}
+def test_every_experiment_has_a_spec():
+    names = {os.path.basename(p).split("_")[0] for p in glob.glob(os.path.join(EXP, "e[1-8]_*.toml"))}
+    assert names == {f"e{i}" for i in range(1, 9)}
 
 
 GCLIP = {
@@ -137,14 +137,16 @@ def test_failure_probability_figure_uses_the_reports_calibration(tmp_path, monke
     (delta, name, cal, test), = ev["calibration"]
     assert name == "C_opt" and np.isfinite(cal.C)
     seen = []
-    orig = R.calibrate_and_test
+    from clipsim import decisions as D
+
+    orig = D.calibrate_and_test
 
     def spy(spec, results, d, conf=0.95):
         out = orig(spec, results, d, conf)
         seen.append((d, out[1].C))
         return out
 
-    monkeypatch.setattr(R, "calibrate_and_test", spy)
+    monkeypatch.setattr(D, "calibrate_and_test", spy)
     fig = {"kind": "failure_probability", "bound": "li_liu_2023_clipped_sgd",
            "values": {"alpha": {"expr": "alpha - 0.05"}}, "deltas": [0.2, 0.1]}
     paths = plot_figure(fig, res, str(tmp_path), "fp", checks=sw.checks)
@@ -192,3 +194,26 @@ def test_e7_intervals_cover_a_known_mean():
     assert second.low <= 2 / 3 <= second.high
     with pytest.raises(ValueError, match="exceeds"):
         e7.clip_estimates(np.full((10, 2), 10.0), np.array([1.0, 0.0]), 2.0)
+
+
+def test_e8_refuses_the_symmetric_bound_on_asymmetric_noise():
+    sw = S.load(os.path.join(EXP, "e8_asymmetric_noise.toml"))
+    assert {dict(c.coords)["noise"] for c in sw.cells} == {"symmetric_stable", "skewed_stable", "centred_lomax"}
+    spec = dict(sw.checks[1])
+    spec.pop("where")
+    fake = [(c, None) for c in sw.cells]
+    with pytest.raises(ValueError, match="symmetric noise only.*restrict the check with `where`"):
+        R.run_check(spec, fake)
+
+
+def test_demo_report_opens_with_family_and_per_cell_verdicts():
+    from experiments.demo import rates_and_growth, verdict_table
+
+    sw, res = _results(CLIP)
+    ev = R.run_check(sw.checks[0], res)
+    text = verdict_table([(sw, [ev])])
+    assert text.startswith("## Verdicts")
+    assert f"**{ev['family'].verdict}**" in text and "Per cell" in text
+    for c in ev["calibration"][0][3].cells:
+        assert f"| {c.label} | 0.1 |" in text
+    assert rates_and_growth([(sw, [ev])]).startswith("## Rates")

@@ -378,13 +378,15 @@ def test_delta_growth_decides_both_ways():
     deltas = [1e-1, 3e-2, 1e-2, 3e-3, 1e-3]
     rng = np.random.default_rng(9)
     n = 20_000
-    light = S.delta_growth(deltas, rng.exponential(size=n), n_boot=200)  # Q = log(1/delta)
+    light = S.delta_growth(deltas, rng.exponential(size=n), n_boot=200)  # Q = log(1/delta): xi = 0 <= margin
     heavy = S.delta_growth(deltas, rng.pareto(1.5, size=n) + 1, n_boot=200)  # Q = delta^(-2/3)
     assert light.decision == "polylog", light.evidence
     assert heavy.decision == "polynomial", heavy.evidence
     assert heavy.kappa_low <= 2 / 3 <= heavy.kappa_high
     assert light.polylog_power == pytest.approx(1.0, abs=0.1)
     assert heavy.poly_slope == pytest.approx(2 / 3, abs=0.1)
+    unsure = S.delta_growth(deltas, rng.exponential(size=2000), n_boot=200, margin=0.0)  # xi = 0 = margin
+    assert unsure.decision == "inconclusive" and "seeds would decide" in unsure.evidence
     with pytest.raises(ValueError, match="n delta >= 1"):
         S.delta_growth([1e-1, 1e-2, 1e-5], rng.exponential(size=1000))
     with pytest.raises(ValueError, match="three distinct"):
@@ -481,3 +483,66 @@ def test_sequential_error_rate_slow(method):
         res = [S.sequential_failure_test(_bernoulli_fn(p, rng), 1.0, delta, batch=50, max_seeds=2000,
                                          method=method) for _ in range(R)]
         assert sum(r.decision == bad for r in res) / R <= 0.05 + Z * mc_se(0.05, R)
+
+
+def test_gpd_flags_narrow_extrapolation_past_one_over_n():
+    """|t_3| excesses converge slowly to a GPD: with m = 2000 exceedances the extrapolated interval
+    under-covers (measured 86% at delta = 1e-5), so extrapolation past 1/n at that size is flagged."""
+    x = np.abs(np.random.default_rng(6).standard_t(3, 20_000))
+    r = S.gpd_tail_quantile(x, 1e-5, warn=False)
+    assert r.poor_fit and any("|t_3|" in s for s in r.reasons), r.reasons
+    r = S.gpd_tail_quantile(x, 1e-4, warn=False)  # n delta = 2: inside the data
+    assert not any("|t_3|" in s for s in r.reasons), r.reasons
+
+
+def _growth_decisions(draw, repeats, n=2000, seed=0):
+    deltas = [1e-1, 3e-2, 1e-2, 3e-3, 1e-3]
+    rng = np.random.default_rng(seed)
+    out = [S.delta_growth(deltas, draw(rng, n), n_boot=100).decision for _ in range(repeats)]
+    return {d: out.count(d) for d in ("polylog", "polynomial", "inconclusive")}
+
+
+def test_delta_growth_does_not_call_a_polynomial_tail_polylog():
+    """Lomax(8) (quantile ~ delta^(-1/8)) with 2000 seeds: "polylog" must be rare (nominal <= 2.5%,
+    tested with a 99% Clopper-Pearson interval); absence of evidence used to give "polylog" > 50%."""
+    R = 40
+    k = _growth_decisions(lambda r, n: r.pareto(8.0, n), R)["polylog"]
+    assert S.clopper_pearson(k, R, 0.99)[0] <= 0.025, k
+
+
+@pytest.mark.slow
+def test_delta_growth_size_and_power():
+    """Size ("polylog" on a polynomial tail) for Lomax 2-8 and |t_3|, power on exponential / chi^2."""
+    R = 200
+    for a in (2.0, 3.0, 4.0, 6.0, 8.0):
+        k = _growth_decisions(lambda r, n, a=a: r.pareto(a, n), R, seed=int(a))["polylog"]
+        assert S.clopper_pearson(k, R, 0.99)[0] <= 0.025, (a, k)
+    k = _growth_decisions(lambda r, n: np.abs(r.standard_t(3, n)), R, seed=3)["polylog"]
+    assert S.clopper_pearson(k, R, 0.99)[0] <= 0.025, k
+    for draw in (lambda r, n: r.exponential(size=n), lambda r, n: r.chisquare(4, n)):
+        k = _growth_decisions(draw, R, seed=5)["polylog"]
+        assert S.clopper_pearson(k, R, 0.99)[0] > 0.025, k  # power above the size
+
+
+def test_betabinomial_sequence_survives_resuming_with_a_larger_budget():
+    """At p = delta exactly, "violated" is an error. The beta-binomial confidence sequence must keep
+    P(some look, at any n up to any budget, says violated) <= 1 - confidence: here every look of a
+    run resumed from 500 to 20000 seeds in batches of 100 (tested with a 99% Clopper-Pearson CI)."""
+    from scipy import special
+
+    R, n_max, batch, delta, a = 2000, 20_000, 100, 0.05, 0.05
+    rng = np.random.default_rng(12)
+    n = np.arange(batch, n_max + 1, batch)
+    k = np.cumsum(rng.binomial(batch, delta, size=(R, n.size)), axis=1)
+    log_m = (special.betaln(1 + k, 1 + n - k) - special.betaln(1, 1)
+             - k * math.log(delta) - (n - k) * math.log1p(-delta))
+    ever = np.any((log_m >= math.log(1 / a)) & (k / n > delta), axis=1)
+    lo, _ = S.clopper_pearson(int(ever.sum()), R, 0.99)
+    assert lo <= a, ever.sum()
+    # the closed-form event is the one sequential_failure_test uses: compare on one path
+    x = (rng.random(n_max) < delta).astype(float)
+    first = S.sequential_failure_test(lambda s, c: x[s:s + c], 0.5, delta, batch=batch, max_seeds=500,
+                                      method="betabinomial")
+    more = S.sequential_failure_test(lambda s, c: x[s:s + c], 0.5, delta, batch=batch, max_seeds=n_max,
+                                     method="betabinomial")
+    assert more.history[:first.looks] == first.history  # resuming replays the same looks, then goes on

@@ -40,7 +40,7 @@ EXPECTED_ARXIV = {
     "li_liu_2023": "2307.13680", "zhang_2020_l0l1": "1905.11881", "zhang_2020": "1912.03194",
     "cutkosky_mehta": "2106.14343", "nguyen_2023": "2304.01119", "sadiev_2023": "2302.00999",
     "li_orabona": "2007.14294", "hardt_2016": "1509.01240", "delta_gclip": "2404.08624",
-    "ps_clip": "2605.02701", "armacki_2026": "2602.05657",
+    "ps_clip": "2605.02701", "armacki_2026": "2602.05657", "armacki_2025": "2507.09093",
 }
 NO_SOURCE = {"unclipped_sgd_polynomial_tail"}  # docs/theory.md §4.11 names no paper
 
@@ -48,7 +48,7 @@ TYPICAL = dict(
     T=1e4, t=100.0, n=1e3, N=1e6, d=10.0, delta=0.05, alpha=1.5, sigma=1.0, G=1.0, L=1.0,
     L0=1.0, L1=0.5, Delta=1.0, M=1.0, R=10.0, mu=0.1, loss0=1.0, xnorm=0.5, eps=0.1,
     eps_ada=0.1, eta=0.01, lam=2.0, beta=0.9, B=32.0, c=0.5, gamma=0.1, delta_floor=1e-3,
-    c_eta=1.0, c_lam=1.0, c_B=1.0,
+    c_eta=1.0, c_lam=1.0, c_B=1.0, loss_sup=0.5,
 )
 ALPHAS = [sp.Rational(5, 4), sp.Rational(3, 2), sp.Rational(7, 4), sp.Integer(2)]
 R_SQ = dict(zip(ALPHAS, [sp.Rational(-2, 7), sp.Rational(-2, 5), sp.Rational(-6, 13),

@@ -125,6 +125,8 @@ class Bound:
     #: the variable the rate is stated in (T for most; n, N, t, eps, lam ... otherwise)
     rate_var: str = "T"
     lhs: str | None = None
+    #: proved only for noise with a symmetric law: ``clipsim.check`` refuses asymmetric noise
+    symmetric_noise: bool = False
 
     # ---------------------------------------------------------------- validation
     def __post_init__(self):
@@ -357,9 +359,22 @@ class Bound:
             p = sp.simplify(p.subs(self._subs(subs)))
         return p
 
-    def exponent(self, var="T", **subs) -> sp.Expr:
-        """lim d log B / d log x (x = var -> oo; for delta/eps, x = 1/var as var -> 0)."""
-        return self.rate(var, **subs)[0]
+    def exponent(self, var="T", schedule=None, **subs) -> sp.Expr:
+        """lim d log B / d log x (x = var -> oo; for delta/eps, x = 1/var as var -> 0).
+
+        ``schedule`` ({knob: expression or number}, e.g. ``{"eta": 0.5 * T**-0.6}``) substitutes
+        hyperparameters that the run prescribes as functions of ``var`` before the limit, so a bound
+        whose expression carries ``eta`` gets the exponent of the schedule actually run;
+        ``schedule=True`` uses the bound's own prescribed schedule.
+        """
+        if not schedule:
+            return self.rate(var, **subs)[0]
+        sched = dict(self.schedule) if schedule is True else dict(schedule)
+        knobs = {s.name: s for s in self.expr.free_symbols}
+        sub = {knobs[k]: sp.sympify(v, locals=dict(S.CANONICAL)) for k, v in sched.items() if k in knobs}
+        if not sub:
+            return self.rate(var, **subs)[0]
+        return self.with_(name=self.name, expr=self.expr.subs(sub)).rate(var, **subs)[0]
 
     def log_power(self, var="T", **subs) -> sp.Expr:
         """Power of log x in the leading term (x as in ``exponent``)."""

@@ -91,6 +91,9 @@ register(_li_liu_sgd.with_(
     description="Clipped SGD with momentum: same rate as clipped SGD. " + _LOG_POWER_DOC,
 ))
 
+#: sup of the loss over the region the iterates visit; the AdaGrad bound assumes it is <= M.
+loss_sup = sp.Symbol("loss_sup", positive=True)
+
 register(_li_liu_sgd.with_(
     name="li_liu_2023_clipped_adagrad",
     status_note="[D/R] exponent; bounded loss f <= M and polylog(1/δ) [2nd] (docs/theory.md §4.1)",
@@ -100,7 +103,11 @@ register(_li_liu_sgd.with_(
     # [D]: b_T ~ sqrt(T lam^(2-alpha) sigma^alpha) ~ T^(alpha/(3alpha-2)) with this lam, so a
     # constant eta gives the effective step eta/b_T of clipped SGD's schedule.
     schedule={"eta": c_eta, "lam": c_lam * sigma * T ** (1 / (3 * alpha - 2))},
+    valid_when=ALPHA_RANGE + _DELTA_RANGE + (sp.LessThan(loss_sup, S.M),),
     description="Clipped AdaGrad-Norm: same rate; polylog(1/δ) encoded as log(T/δ)^q. "
+                "Needs a bounded loss: the condition loss_sup <= M is checked only when both values "
+                "are given (e.g. loss_sup = M = d for geman_mcclure); on an unbounded objective "
+                "(the quadratic) it stays unverified and a check never says 'holds'. "
                 "Schedule [D]: constant eta (AdaGrad's accumulator supplies T^(-α/(3α-2))). "
                 + _LOG_POWER_DOC,
 ))
@@ -356,13 +363,31 @@ register(Bound(
                 "is the failure probability itself, so there is no δ symbol.",
 ))
 
+# ------------------------------------------------- Armacki, Bajović, Jakovetić, Kar: symmetric noise
+register(Bound(
+    name="armacki_2025_symmetric_noise",
+    expr=C_opt * sp.log(T / delta) ** log_power * T ** sp.Rational(-1, 2),
+    quantity="avg_grad_sq", kind="high_probability", status="2nd",
+    status_note="[V abstract] rate Õ(t^(-1/2)) with exponentially decaying tails for sign, clipped and "
+                "normalized SGD; the quantity (norm or squared norm, min or average) and the step "
+                "schedule were not read [2nd]: use .with_(quantity=...) for another quantity",
+    reference=Reference("Armacki, Bajović, Jakovetić, Kar 2025", "2507.09093"),
+    delta=delta, hidden_constants=(C_opt,),
+    assumptions=(_smooth, "noise with a symmetric density (no moment assumption)",
+                 "sign, clipped or normalized SGD with a tuned step (schedule not read)"),
+    valid_when=_DELTA_RANGE, defaults={"log_power": 1}, symmetric_noise=True,
+    description="Symmetric noise: Õ(T^(-1/2)) w.p. 1-δ whatever the tail index; proved for symmetric "
+                "noise only (non-symmetric noise needs symmetrized mini-batch estimators). "
+                + _LOG_POWER_DOC,
+))
+
 # ---------------------------------------------------------------------------- 11. unclipped SGD
 register(Bound(
     name="unclipped_sgd_polynomial_tail",
-    expr=C_low * (L * eta * sigma) ** 2 * (T / delta) ** (2 / alpha) / T,
+    expr=C_low * L * eta * sigma ** 2 * (T / delta) ** (2 / alpha) / T,
     quantity="avg_grad_sq", kind="lower_bound", status="D",
     status_note="[R] that the tails are polynomial in 1/δ (docs/theory.md §4.11); the exponent 2/α "
-                "of the quantile is derived here [D]",
+                "of the quantile and the factor L η (one jump, not (L η)²) are derived here [D]",
     reference=Reference("docs/theory.md §4.11 (no single source paper)",
                         note="derived here: heuristic one-jump argument"),
     delta=delta, hidden_constants=(C_low,),
@@ -372,8 +397,11 @@ register(Bound(
                  "the bound is on the (1-delta)-quantile: P(Q >= expr) >= delta"),
     valid_when=(sp.StrictGreaterThan(alpha, 1), sp.StrictLessThan(alpha, 2)) + _DELTA_RANGE,
     lhs=r"Q_{1-\delta}\Big(\frac{1}{T}\sum_{t=1}^{T}\|\nabla F(w_t)\|^2\Big)",
-    description="(1-δ)-quantile of (1/T)Σ||∇F||² >= C (Lησ)² (T/δ)^(2/α)/T: one noise jump of "
-                "size ~(T/δ)^(1/α) among T draws. Polynomial in 1/δ, unlike clipping's polylog.",
+    description="(1-δ)-quantile of (1/T)Σ||∇F||² >= C L η σ² (T/δ)^(2/α)/T: one noise jump ηX with "
+                "|X| ~ σ(T/δ)^(1/α) among T draws decays over ~1/(ηL) steps and adds ~LηX²/(2T) to "
+                "the average (linear in η; the (Lη)² form is valid for ηL <= 1 but loose by "
+                "1/(ηL)). Polynomial in 1/δ, unlike clipping's polylog. With η prescribed "
+                "as a function of T, the T-exponent uses it: Bound.exponent('T', schedule={'eta': ...}).",
 ))
 
 
