@@ -459,7 +459,7 @@ def _check_domain(kind, name, values, lo, hi, lo_open, hi_open, sched):
     bad = (values <= lo) if lo_open else (values < lo)
     bad |= (values >= hi) if hi_open else (values > hi)
     if np.any(bad):
-        v = values[bad][0]
+        v = float(values[bad][0])
         if name == "clip":
             raise ValueError(f"clip schedule {sched} reaches {v!r}: thresholds must be > 0")
         raise ValueError(f"{kind}: {name} schedule {sched} reaches {v!r}: must lie in "
