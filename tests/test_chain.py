@@ -305,3 +305,13 @@ def test_advancing_in_pieces_and_cloning_are_bitwise_one_run():
     assert np.array_equal(a[2], b[2]) and np.array_equal(a[2][[2, 2, 5]], c[2])
     res = simulate(obj, noise, opt, n_steps=T, n_seeds=6, seed=8, record=7)
     assert np.array_equal(res.final_iterate, a[2])
+
+
+def test_catalogues_name_every_stage_and_preset_with_a_one_line_description():
+    for cat in (P.STAGES, P.PRESETS):
+        for name, ctor in cat.items():
+            first = ctor.__doc__.strip().splitlines()[0]
+            assert first.endswith(".") and len(first) <= 110, name
+    assert set(P.STAGES) >= {"clip_by_global_norm", "clip_by_value", "clip_regularized", "clip_by_weight_norm",
+                             "ema", "heavy_ball", "scale_by_adagrad", "scale_by_adam", "normalize", "sign",
+                             "weight_decay", "descent", "per_sample"}
