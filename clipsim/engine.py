@@ -197,19 +197,23 @@ def _path(m, t1, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, 
     # on worker threads (measured: 1 vs 2 threads scaled 1.15x; carved: see benchmarks/RESULTS.md).
     stride = (d + 7) // 8 * 8
     S = OS.shape[1]
-    block = np.empty(8 + 7 * stride + (S + 7) // 8 * 8 + (nwork + 7) // 8 * 8 + 40)
+    block = np.empty(8 + 9 * stride + (nwork + 7) // 8 * 8 + S)
     o = (64 - block.ctypes.data % 64) % 64 // 8
     w, o = _carve(block, o, d, stride)
     grad, o = _carve(block, o, d, stride)
     pgrad, o = _carve(block, o, d, stride)
     g, o = _carve(block, o, d, stride)
-    u, o = _carve(block, o, d, stride) if pmeta[5] or pmeta[2] > 0 else (g, o)
+    u, o = _carve(block, o, d, stride)
+    if not (pmeta[5] or pmeta[2] > 0):
+        u = g  # no stage needs the raw gradient: stages work on g in place
     mb, o = _carve(block, o, d, stride)
     xi, o = _carve(block, o, d, stride)
-    st, o = _carve(block, o, S, (S + 7) // 8 * 8)
-    work, o = _carve(block, o, nwork, (nwork + 7) // 8 * 8)
+    # two strides between the noise output and its work buffer, as in the fused kernel this replaced
+    # (measured: with less room, e.g. 0 or 1 slot, the stable fill ran 2-3x slower)
     ev, o = _carve(block, o, 5, 8)
-    pend = block[o:o + 4]
+    pend, o = _carve(block, o, 4, 2 * stride - 8)
+    work, o = _carve(block, o, nwork, (nwork + 7) // 8 * 8)
+    st = block[o:o + S]
     state = np.empty(8, dtype=np.uint64)[:4]
     state[:] = RNG[m]
     w[:] = W[m]

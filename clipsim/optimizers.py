@@ -252,7 +252,7 @@ def clip_by_weight_norm(weight_decay) -> Stage:
 
 
 def ema(beta) -> Stage:
-    """Exponential moving average m ← βm + (1-β)u, u ← m (momentum as in Cutkosky & Mehta 2021, arXiv 2106.14343)."""
+    """Momentum as an exponential moving average, m ← βm + (1-β)u, u ← m (arXiv 2106.14343)."""
     return _stage("ema", beta=beta)
 
 
@@ -262,8 +262,10 @@ def heavy_ball(beta) -> Stage:
 
 
 def scale_by_adagrad(b0=1.0, *, coordinate=False, delayed=False, eps=0.0, source="update") -> Stage:
-    """AdaGrad scaling u ← u/acc^(1/2+eps), acc ← b0² + Σ‖s‖² (Li & Liu 2023, arXiv 2307.13680;
-    delayed and eps: Li & Orabona 2020, arXiv 2007.14294); ``source``: what is accumulated."""
+    """AdaGrad scaling u ← u/acc^(1/2+eps), acc = b0² + Σ‖s‖² (norm or per coordinate).
+
+    Li & Liu 2023 (arXiv 2307.13680); ``delayed`` and ``eps``: Li & Orabona 2020 (arXiv 2007.14294);
+    ``source``: what is accumulated, the update u or the raw stochastic gradient."""
     return _stage("scale_by_adagrad", b0=b0, eps=eps, coordinate=_flag("coordinate", coordinate),
                   delayed=_flag("delayed", delayed), source=V.choice("source", source, SOURCES))
 
@@ -459,7 +461,7 @@ def _check_domain(kind, name, values, lo, hi, lo_open, hi_open, sched):
     bad = (values <= lo) if lo_open else (values < lo)
     bad |= (values >= hi) if hi_open else (values > hi)
     if np.any(bad):
-        v = values[bad][0]
+        v = float(values[bad][0])
         if name == "clip":
             raise ValueError(f"clip schedule {sched} reaches {v!r}: thresholds must be > 0")
         raise ValueError(f"{kind}: {name} schedule {sched} reaches {v!r}: must lie in "
@@ -522,15 +524,19 @@ def clipped_sgd(eta, clip, *, batch=1) -> Optimizer:
 
 
 def momentum(eta, beta, *, order="clip_then_average", batch=1) -> Optimizer:
-    """Unclipped momentum SGD; ``order`` as in :func:`clipped_momentum` (without clipping the first and
-    third coincide: the exponential moving average m ← βm + (1-β)g)."""
+    """Unclipped momentum SGD, m ← βm + (1-β)g (or heavy ball m ← βm + g), w ← w - ηm.
+
+    ``order`` as in :func:`clipped_momentum` (without clipping the first and third coincide: the
+    exponential moving average m ← βm + (1-β)g)."""
     o = clipped_momentum(eta, None, beta, order=order, batch=batch)
     return Optimizer("momentum", o.stages, o.batch, (("beta", o.beta), ("order", order), ("batch", o.batch)))
 
 
 def clipped_momentum(eta, clip, beta, *, order="clip_then_average", batch=1) -> Optimizer:
-    """Clipped momentum; ``order`` ∈ clip_then_average (Cutkosky & Mehta 2021, arXiv 2106.14343),
-    heavy_ball, momentum_then_clip. The order is part of the rule's name (``str`` shows it)."""
+    """Clipped momentum, m ← βm + (1-β) clip_λ(g), w ← w - ηm (and two other orders).
+
+    ``order`` ∈ clip_then_average (Cutkosky & Mehta 2021, arXiv 2106.14343), heavy_ball,
+    momentum_then_clip. The order is part of the rule's name (``str`` shows it)."""
     V.choice("order", order, ORDERS)
     beta = V.real("beta", beta, 0.0, 1.0, hi_open=True)
     eta, clip = _schedule("eta", eta), _schedule("clip", clip, True)
@@ -602,23 +608,24 @@ def sibert(eta, weight_decay, *, batch=1) -> Optimizer:
 
 
 def sign_sgd(eta, *, beta=0.0, batch=1) -> Optimizer:
-    """sign-SGD w ← w - η sign(g) (Bernstein et al. 2018, arXiv 1802.04434); with ``beta`` > 0 the sign
-    of the momentum m ← βm + (1-β)g (signum)."""
+    """sign-SGD, w ← w - η sign(g) (Bernstein et al. 2018, arXiv 1802.04434).
+
+    With ``beta`` > 0 the sign of the momentum m ← βm + (1-β)g (signum)."""
     beta = V.real("beta", beta, 0.0, 1.0, hi_open=True)
     stages = ([ema(beta)] if beta > 0 else []) + [sign(), descent(_schedule("eta", eta))]
     return _preset("sign_sgd", stages, _batch(batch), beta=beta)
 
 
 def majority_vote(eta, batch) -> Optimizer:
-    """sign-SGD with majority vote: w ← w - η sign(Σ_k sign(g_k)) over the B samples of a batch
-    (Bernstein et al. 2018, arXiv 1802.04434)."""
+    """sign-SGD with majority vote over a batch, w ← w - η sign(Σ_k sign(g_k)) (arXiv 1802.04434)."""
     batch = _batch(batch)
     return _preset("majority_vote", [per_sample(sign()), sign(), descent(_schedule("eta", eta))], batch)
 
 
 def normalized_sgd(eta, beta=0.0, *, batch=1) -> Optimizer:
-    """Normalized SGD (no clipping): m ← βm + (1-β)g, w ← w - η m/‖m‖; β = 0 normalizes g itself
-    (Hübler, Fatkhullin & He 2025, arXiv 2410.13849)."""
+    """Normalized SGD without clipping, m ← βm + (1-β)g, w ← w - η m/‖m‖ (arXiv 2410.13849).
+
+    β = 0 normalizes g itself (Hübler, Fatkhullin & He 2025)."""
     beta = V.real("beta", beta, 0.0, 1.0, hi_open=True)
     stages = ([ema(beta)] if beta > 0 else []) + [normalize(), descent(_schedule("eta", eta))]
     return _preset("normalized_sgd", stages, _batch(batch), beta=beta)
@@ -634,8 +641,9 @@ def clipped_adam(eta, clip, b1=0.9, b2=0.999, eps=1e-8, *, batch=1) -> Optimizer
 
 
 def adagrad_momentum(eta, beta, b0=1.0, *, eps=0.0, batch=1) -> Optimizer:
-    """Delayed AdaGrad with momentum (Li & Orabona 2020, arXiv 2007.14294): m ← βm + (1-β)g,
-    w ← w - η_t m, η_t = η/(b0² + Σ_{s<t} ‖g_s‖²)^(1/2+eps) with raw (unclipped) gradients."""
+    """Delayed AdaGrad with momentum, w ← w - η m/(b0² + Σ_{s<t} ‖g_s‖²)^(1/2+eps) (arXiv 2007.14294).
+
+    m ← βm + (1-β)g; raw (unclipped) gradients in the accumulator (Li & Orabona 2020)."""
     beta = V.real("beta", beta, 0.0, 1.0, hi_open=True)
     b0, eps = V.positive("b0", b0), V.real("eps", eps, 0.0, 0.5, hi_open=True)
     stages = [ema(beta), scale_by_adagrad(b0, delayed=True, eps=eps, source="gradient"), descent(_schedule("eta", eta))]

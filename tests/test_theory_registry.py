@@ -40,7 +40,8 @@ EXPECTED_ARXIV = {
     "li_liu_2023": "2307.13680", "zhang_2020_l0l1": "1905.11881", "zhang_2020": "1912.03194",
     "cutkosky_mehta": "2106.14343", "nguyen_2023": "2304.01119", "sadiev_2023": "2302.00999",
     "li_orabona": "2007.14294", "hardt_2016": "1509.01240", "delta_gclip": "2404.08624",
-    "ps_clip": "2605.02701", "armacki_2026": "2602.05657", "armacki_2025": "2507.09093",
+    "ps_clip": "2605.02701", "armacki_2026": "2602.05657",
+    "armacki_2025": "2507.09093", "kornilov_2025": "2502.07923", "hubler_2025": "2410.13849",
 }
 NO_SOURCE = {"unclipped_sgd_polynomial_tail"}  # docs/theory.md §4.11 names no paper
 

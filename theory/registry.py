@@ -405,6 +405,86 @@ register(Bound(
 ))
 
 
+# ---------------------------------------------------------------------------- 12. sign and normalized SGD
+# (engine presets: sign_sgd, majority_vote, normalized_sgd, normalized_momentum). Assumption strings
+# "symmetric_noise" mark bounds that need a noise law symmetric about 0. Added as one block.
+_armacki_2025 = Reference("Armacki, Bajović, Jakovetić, Kar 2025", "2507.09093",
+                          note="abstract read; quantity and step schedule not read")
+
+
+def armacki_2025_symmetric(quantity="avg_grad_norm") -> Bound:
+    """Sign, clipped and normalized SGD under noise with a symmetric density (no moment assumption):
+    Õ(T^(-1/2)) with probability 1-δ. The source's quantity was not read, so it is a parameter."""
+    return Bound(
+        name=f"armacki_2025_symmetric_{quantity}",
+        expr=C_opt * sp.log(T / delta) ** log_power * T ** sp.Rational(-1, 2),
+        quantity=quantity, kind="high_probability", status="2nd",
+        status_note="[V abstract] for the rate Õ(t^(-1/2)) and exponentially decaying tails; which "
+                    "quantity (norm or squared norm, min or average) and the schedule were not read: [2nd]",
+        reference=_armacki_2025, delta=delta, hidden_constants=(C_opt,),
+        assumptions=(_smooth, "symmetric_noise", "noise with a density symmetric about 0; no moment "
+                     "assumption (non-symmetric noise needs symmetrized mini-batch estimators)",
+                     "sign, clipped or normalized SGD"),
+        valid_when=_DELTA_RANGE, defaults={"log_power": 1},
+        description="Õ(T^(-1/2)) with probability 1-δ under symmetric noise; log power unknown (default 1).",
+    )
+
+
+register(armacki_2025_symmetric())
+
+_kornilov = Reference("Kornilov et al. 2025", "2502.07923",
+                      note="abstract read; the constant-step lemma only in a restatement")
+register(Bound(
+    name="kornilov_2025_sign_sgd_batched",
+    expr=C_opt * sp.log(1 / delta) ** log_power * N ** (-(alpha - 1) / (3 * alpha - 2)),
+    quantity="avg_grad_norm", kind="high_probability", status="2nd",
+    status_note="[V abstract]: sample complexity Õ(ε^(-(3κ-2)/(κ-1))) for the average ℓ1 norm; the "
+                "rate in the sample count N is that inverted [D]; ℓ1 ≥ ℓ2, so it also bounds the ℓ2 "
+                "average that clipsim records (looser by up to sqrt(d))",
+    reference=_kornilov, delta=delta, hidden_constants=(C_opt,),
+    assumptions=(_smooth, _heavy.replace("alpha", "kappa") + " (kappa = alpha here)",
+                 "sign-SGD with mini-batches, optimal batch schedule; N = total samples"),
+    valid_when=ALPHA_RANGE + _DELTA_RANGE, defaults={"log_power": 1}, rate_var="N",
+    lhs=r"\frac{1}{T}\sum_{t=1}^{T}\|\nabla F(w_t)\|_1",
+    description="Batched sign-SGD: (1/T)Σ||∇F||_1 ≲ N^(-(κ-1)/(3κ-2)) up to logs of 1/δ.",
+))
+register(Bound(
+    name="kornilov_2025_majority_vote",
+    expr=C_opt * sp.log(1 / delta) ** log_power * N ** sp.Rational(-1, 4),
+    quantity="avg_grad_norm", kind="high_probability", status="2nd",
+    status_note="[V abstract]: Õ(ε^(-4)) samples for majority vote under symmetric noise; inverted [D]",
+    reference=_kornilov, delta=delta, hidden_constants=(C_opt,),
+    assumptions=(_smooth, "symmetric_noise", "sign-SGD with majority vote over a batch; N = total samples"),
+    valid_when=_DELTA_RANGE, defaults={"log_power": 1}, rate_var="N",
+    lhs=r"\frac{1}{T}\sum_{t=1}^{T}\|\nabla F(w_t)\|_1",
+    description="Majority-vote sign-SGD: (1/T)Σ||∇F||_1 ≲ N^(-1/4) up to logs, symmetric noise only.",
+))
+
+_hubler = Reference("Hübler, Fatkhullin, He 2025", "2410.13849", venue="AISTATS 2025",
+                    note="read only in a restatement (low confidence)")
+register(Bound(
+    name="hubler_2025_normalized_sgd",
+    expr=C_opt * sp.log(1 / delta) ** log_power * T ** (-(alpha - 1) / (3 * alpha - 2)),
+    quantity="avg_grad_norm", kind="high_probability", status="2nd",
+    status_note="[2nd, low]: known parameters; matches the in-expectation lower bound "
+                "Ω(T^((1-p)/(3p-2))) of Zhang et al.; power of log(1/δ) not read (default 1)",
+    reference=_hubler, delta=delta, hidden_constants=(C_opt,),
+    assumptions=(_smooth, _heavy, "normalized SGD (with momentum), parameters tuned with alpha known"),
+    valid_when=ALPHA_RANGE + _DELTA_RANGE, defaults={"log_power": 1},
+    description="Normalized SGD: (1/T)Σ||∇F|| ≲ T^(-(p-1)/(3p-2)), mild dependence on δ.",
+))
+register(Bound(
+    name="hubler_2025_normalized_sgd_parameter_free",
+    expr=C_opt * sp.log(1 / delta) ** log_power * T ** (-(alpha - 1) / (2 * alpha)),
+    quantity="avg_grad_norm", kind="high_probability", status="2nd",
+    status_note="[2nd, low]: parameter-free tuning; power of log(1/δ) not read (default 1)",
+    reference=_hubler, delta=delta, hidden_constants=(C_opt,),
+    assumptions=(_smooth, _heavy, "normalized SGD (with momentum), parameters not using alpha"),
+    valid_when=ALPHA_RANGE + _DELTA_RANGE, defaults={"log_power": 1},
+    description="Normalized SGD, parameter-free: (1/T)Σ||∇F|| ≲ T^(-(p-1)/(2p)).",
+))
+
+
 def to_grad_norm(b: Bound) -> Bound:
     """``avg_grad_sq`` bound -> ``avg_grad_norm`` bound (sqrt of the expression).
 
