@@ -56,6 +56,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -207,7 +208,8 @@ def from_spec(spec, path="") -> Sweep:
     _check_keys("[sweep]", sw, SWEEP_KEYS)
     for k in ("objective", "noise", "optimizer"):
         V.table(f"[{k}]", spec[k])
-    name = sw.get("name") or (path.rsplit("/", 1)[-1].removesuffix(".toml") if path else "sweep")
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", path.rsplit("/", 1)[-1].removesuffix(".toml")).lstrip(".") if path else ""
+    name = sw.get("name") or stem or "sweep"
     grid = spec.get("grid", {})
     if not isinstance(grid, dict):
         raise ValueError(f"[grid] = {grid!r} is not allowed: must be a table of dotted paths")
@@ -220,6 +222,9 @@ def from_spec(spec, path="") -> Sweep:
                              f"under objective., noise. or optimizer.")
         if not isinstance(values, list) or not values:
             raise ValueError(f"[grid] {gpath} = {values!r} is not allowed: must be a non-empty list")
+        if gpath in ("objective", "noise", "optimizer") and not all(isinstance(v, dict) for v in values):
+            raise ValueError(f"[grid] {gpath} is not allowed to hold {values[0]!r}: must be a list of whole "
+                             f"[{gpath}] tables")
         axes.append((gpath, values))
     variables0 = _check_vars(spec.get("vars", {}), [g for g, _ in axes])
     n_cells = math.prod(len(v) for _, v in axes)
@@ -402,6 +407,14 @@ def _check_figure(where, f, cells, paths):
                 raise ValueError(f"{where} group = {f['group']!r} is not allowed: each must be a grid path or "
                                  f"variable; known: {', '.join(sorted(known))}")
     return f
+
+
+def check_figure(spec, name, cells):
+    """For :func:`clipsim.figures.plot_figure`: the file name must be safe (nothing is written outside
+    the output directory) and ``group``/``where`` must name grid paths or variables of ``cells``."""
+    V.safe_name("figure name", name)
+    paths = sorted({p for c in cells for p, _ in c.coords})
+    _check_figure(f"[[figure]] {name}", spec, cells, paths)
 
 
 def matches(cell: Cell, where) -> bool:
