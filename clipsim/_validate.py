@@ -145,6 +145,8 @@ def vector(name, value, dim):
         a = np.array(value, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):
         a = None
-    if a is None or a.shape != (dim,) or not np.all(np.isfinite(a)):
+    if a is None:
         raise ValueError(f"{name} = {_fmt(value)[:80]} is not allowed: must be a finite vector of shape ({dim},)")
+    if a.shape != (dim,) or not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} has shape {a.shape}: must be a finite vector of shape ({dim},)")
     return a

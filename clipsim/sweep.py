@@ -46,7 +46,11 @@ Format (all tables but ``[sweep]``, ``[objective]``, ``[noise]`` and ``[optimize
 
 Expressions (``{expr = "..."}``) are parsed by :func:`theory.parse_expr` (arithmetic and a whitelist
 of functions, never ``eval``). Their variables: ``T`` (= n_steps), ``d`` (objective dim), the last
-component of every grid path (``alpha`` for "noise.alpha"), and ``[vars]``.
+component of every grid path (``alpha`` for "noise.alpha"), and ``[vars]``. A ``[vars]`` name may not
+reuse a built-in name (:data:`BUILTIN_NAMES`, grid components, function names): it would silently change
+what an expression means. Every value is type- and range-checked when the spec is loaded (``where`` and
+``calibrate`` must match a cell, ``group`` must name a grid path, figure names must be plain file names),
+and a grid may expand to at most :data:`MAX_CELLS` cells.
 """
 from __future__ import annotations
 
@@ -302,11 +306,11 @@ def _check_vars(table, grid_paths):
     V.table("[vars]", table)
     reserved = set(BUILTIN_NAMES) | {g.split(".")[-1] for g in grid_paths} | set(FUNCTIONS)
     for k, v in table.items():
-        if not (k.isidentifier() and k.isascii()) or k in reserved:
-            why = ("it is a built-in expression name (the run's value, a noise parameter, a grid path's last "
-                   "component or a function)" if k in reserved else "it is not a plain identifier")
-            raise ValueError(f"[vars] {k} is not allowed: {why}; choose another name, e.g. c_{k}"
-                             if k in reserved else f"[vars] {k!r} is not allowed: {why}")
+        if k in reserved:
+            raise ValueError(f"[vars] {k} is not allowed: it is a built-in expression name (a run value, a noise "
+                             f"parameter, a grid path's last component or a function); choose another, e.g. c_{k}")
+        if not (k.isidentifier() and k.isascii()):
+            raise ValueError(f"[vars] {k!r} is not allowed: must be a plain identifier (letters, digits, _)")
         V.real(f"[vars] {k}", v, lo_open=True, hi_open=True)
     return dict(table)
 
