@@ -16,9 +16,17 @@ __version__ = "0.1.0"
 
 import os as _os  # noqa: E402
 
+# Intel SVML stays off for reported numbers unless the user chose (must precede Numba's import; see provenance).
+_SVML_USER = _os.environ.get("NUMBA_DISABLE_INTEL_SVML")
+_os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")
+
 from ._cache import invalidate_stale_kernels as _invalidate  # noqa: E402
 
 _invalidate(_os.path.dirname(__file__))
+
+from . import provenance as _provenance  # noqa: E402
+
+_provenance._USER_SVML_SETTING = _SVML_USER
 
 from . import noise, objectives, optimizers, stats  # noqa: E402
 from .check import BoundCheck, check  # noqa: E402

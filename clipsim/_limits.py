@@ -62,12 +62,14 @@ def available_bytes() -> int:
 
 def fmt_bytes(n) -> str:
     """``n`` bytes in the largest unit that keeps the number >= 1 (e.g. '3.2 GB')."""
+    if n >= 1e21:
+        return "more than 1000 EB"
     n = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
-        if n < 1000 or unit == "PB":
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB", "EB"):
+        if n < 1000 or unit == "EB":
             return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
         n /= 1000
-    return f"{n:.3g} PB"  # pragma: no cover
+    return f"{n:.3g} EB"  # pragma: no cover
 
 
 def require(what: str, need: int | float, how: str) -> None:

@@ -135,3 +135,18 @@ def bound_values(bound, values):
         elif isinstance(v, bool) or not isinstance(v, numbers.Real) or math.isnan(v):
             raise ValueError(f"{k} = {_fmt(v)} is not allowed: must be a real number")
     return values
+
+
+def vector(name, value, dim):
+    """``value`` as a finite float64 array of shape (dim,), else ValueError."""
+    import numpy as np
+
+    try:
+        a = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        a = None
+    if a is None:
+        raise ValueError(f"{name} = {_fmt(value)[:80]} is not allowed: must be a finite vector of shape ({dim},)")
+    if a.shape != (dim,) or not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} has shape {a.shape}: must be a finite vector of shape ({dim},)")
+    return a

@@ -1,7 +1,8 @@
 """The clipsim command line: run sweeps, check bounds, make figures, list what is available.
 
 Exit codes: 0 all checks hold (or the command succeeded), 1 a bound is violated or a rate lies outside
-its tolerance, 3 nothing is violated but some verdict is inconclusive, 2 usage or input error.
+its tolerance, 3 nothing is violated but some verdict is inconclusive, 2 usage or input error (one line
+on stderr, never a traceback; set CLIPSIM_DEBUG=1 to see the traceback of an unexpected error).
 
 argparse (standard library) rather than click/typer: the CLI is a thin layer over the Python API, and a
 command-line library would add a dependency to every install for no capability we need.
@@ -15,9 +16,16 @@ import sys
 DEFAULT_STORE = "results"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line (exit 2), not a usage dump."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser():
-    p = argparse.ArgumentParser(prog="clipsim", description=DESCRIPTION, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(prog="clipsim", description=DESCRIPTION, epilog=EPILOG,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action=_VersionAction, help="print the clipsim, numba and numpy versions")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -61,6 +69,14 @@ def _parser():
     e.add_argument("--store", default=DEFAULT_STORE)
     e.add_argument("--sweep", help="only this sweep's cells")
     _workbench_parsers(sub)
+
+    # ---- store maintenance: checksums, keys, index; --repair drops damaged cells (`run` recomputes them)
+    st = sub.add_parser("store", help="verify a store (checksums, cell keys, index) and repair it")
+    st_sub = st.add_subparsers(dest="store_command", required=True, metavar="ACTION")
+    sv = st_sub.add_parser("verify", help="check every cell file against its checksum and key; exit 1 if damaged")
+    sv.add_argument("--store", default=DEFAULT_STORE)
+    sv.add_argument("--repair", action="store_true",
+                    help="rebuild a damaged index from the cell files, drop damaged cells, remove stale temporaries")
     return p
 
 
@@ -163,13 +179,23 @@ def _values(pairs):
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # argparse: --help (0) or a usage error (2, already printed)
+        return e.code if isinstance(e.code, int) else 2
+    try:
+        from ._errors import check_cli_paths
+
+        check_cli_paths(args)
         return _dispatch(args)
-    except (ValueError, KeyError) as e:
-        msg = e.args[0] if e.args else str(e)
+    except BaseException as e:  # noqa: B902  one line on stderr for every failure (the class 4 promise)
+        from ._errors import one_line
+
+        if os.environ.get("CLIPSIM_DEBUG") or isinstance(e, SystemExit):
+            raise
+        code, msg = one_line(e)
         print(f"clipsim: error: {msg}", file=sys.stderr)
-        return 2
+        return code
 
 
 def _dispatch(args):
@@ -181,10 +207,14 @@ def _dispatch(args):
 
         print(theory.format_table())
         return 0
+    if args.command == "store":
+        from .store import Store
+
+        return Store(args.store, create=False).verify_cli(repair=args.repair)
     if args.command == "export":
         from .store import Store
 
-        n = Store(args.store).export(args.out, args.sweep)
+        n = Store(args.store, create=False).export(args.out, args.sweep)
         print(f"wrote {n} rows to {args.out}")
         return 0
 
@@ -203,13 +233,13 @@ def _dispatch(args):
     if args.command == "check":
         from .report import check_sweep, emit
 
-        text, code = check_sweep(sw, Store(args.store))
+        text, code = check_sweep(sw, Store(args.store, create=False))
         emit(text, args.out)
         return code
     if args.command == "plot":
         from .figures import plot_sweep
 
-        for path in plot_sweep(sw, Store(args.store), args.out or os.path.join(args.store, "figures")):
+        for path in plot_sweep(sw, Store(args.store, create=False), args.out or os.path.join(args.store, "figures")):
             print(path)
         return 0
     if args.command == "failure-prob":

@@ -29,6 +29,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _limits
+from .provenance import fingerprint as _fingerprint, provenance as _provenance
 from . import _validate as V
 from . import noise as _noise
 from . import objectives as _obj
@@ -492,9 +493,7 @@ def simulate(objective, noise, optimizer, *, n_steps, n_seeds, seed=0, x0=None, 
     if x0 is None:
         w0 = objective.x0.astype(np.float64)
     else:
-        w0 = np.array(x0, dtype=np.float64)
-        if w0.shape != (d,) or not np.all(np.isfinite(w0)):
-            raise ValueError(f"x0 has shape {w0.shape}: must be a finite vector of shape ({d},)")
+        w0 = V.vector("x0", x0, d)
     grid = record_grid(T, record)
     _limits.guard_simulate(M, T, d, grid.size, len(METRICS), len(RECORDS), int(_noise.noise_work_size(d)),
                            numba.config.NUMBA_NUM_THREADS)
@@ -514,5 +513,6 @@ def simulate(objective, noise, optimizer, *, n_steps, n_seeds, seed=0, x0=None, 
     config = {"objective": objective.to_dict(), "noise": noise.to_dict(), "optimizer": optimizer.to_dict(),
               "n_steps": T, "n_seeds": M, "seed": int(problem.root), "first_seed": first,
               "x0": None if x0 is None else w0.tolist(), "record_steps": grid.tolist()}
-    meta = {"versions": versions(), "threads": used, "elapsed_s": elapsed}
+    meta = {"versions": versions(), "threads": used, "elapsed_s": elapsed, "provenance": _provenance(),
+            "fingerprint": _fingerprint()}
     return SimResult(out, rec, grid, config, meta, final_w, objective, noise, optimizer)

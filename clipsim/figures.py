@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from . import stats as St  # noqa: E402
-from .sweep import _resolve, matches  # noqa: E402
+from .sweep import _resolve, check_figure, matches  # noqa: E402
 
 plt.rcParams.update({"figure.figsize": (5.2, 3.8), "font.size": 9, "axes.grid": True, "grid.alpha": 0.3,
                      "savefig.bbox": "tight", "figure.dpi": 110})
@@ -365,6 +365,7 @@ def plot_figure(spec, items, out, name, checks=()):
 
     ``checks``: the sweep's ``[[check]]`` tables (a ``failure_probability`` figure takes its
     calibration from the one of the same bound)."""
+    check_figure(spec, name, [c for c, _ in items])
     all_items = items
     items = [(c, r) for c, r in items if matches(c, spec.get("where"))]
     if not items:

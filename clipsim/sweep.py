@@ -56,7 +56,11 @@ records ``streams`` and ``root_seed``; ``seed`` is the derived stream root.
 
 Expressions (``{expr = "..."}``) are parsed by :func:`theory.parse_expr` (arithmetic and a whitelist
 of functions, never ``eval``). Their variables: ``T`` (= n_steps), ``d`` (objective dim), the last
-component of every grid path (``alpha`` for "noise.alpha"), and ``[vars]``.
+component of every grid path (``alpha`` for "noise.alpha"), and ``[vars]``. A ``[vars]`` name may not
+reuse a built-in name (:data:`BUILTIN_NAMES`, grid components, function names): it would silently change
+what an expression means. Every value is type- and range-checked when the spec is loaded (``where`` and
+``calibrate`` must match a cell, ``group`` must name a grid path, figure names must be plain file names),
+and a grid may expand to at most :data:`MAX_CELLS` cells.
 """
 from __future__ import annotations
 
@@ -66,6 +70,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -230,7 +235,8 @@ def from_spec(spec, path="") -> Sweep:
     _check_keys("[sweep]", sw, SWEEP_KEYS)
     for k in ("objective", "noise", "optimizer"):
         V.table(f"[{k}]", spec[k])
-    name = sw.get("name") or (path.rsplit("/", 1)[-1].removesuffix(".toml") if path else "sweep")
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", path.rsplit("/", 1)[-1].removesuffix(".toml")).lstrip(".") if path else ""
+    name = sw.get("name") or stem or "sweep"
     grid = spec.get("grid", {})
     if not isinstance(grid, dict):
         raise ValueError(f"[grid] = {grid!r} is not allowed: must be a table of dotted paths")
@@ -244,6 +250,9 @@ def from_spec(spec, path="") -> Sweep:
                              f"under objective., noise. or optimizer.")
         if not isinstance(values, list) or not values:
             raise ValueError(f"[grid] {gpath} = {values!r} is not allowed: must be a non-empty list")
+        if gpath in ("objective", "noise", "optimizer") and not all(isinstance(v, dict) for v in values):
+            raise ValueError(f"[grid] {gpath} is not allowed to hold {values[0]!r}: must be a list of whole "
+                             f"[{gpath}] tables")
         axes.append((gpath, values))
     variables0 = _check_vars(spec.get("vars", {}), [g for g, _ in axes])
     n_cells = math.prod(len(v) for _, v in axes)
@@ -324,11 +333,11 @@ def _check_vars(table, grid_paths):
     V.table("[vars]", table)
     reserved = set(BUILTIN_NAMES) | {g.split(".")[-1] for g in grid_paths} | set(FUNCTIONS)
     for k, v in table.items():
-        if not (k.isidentifier() and k.isascii()) or k in reserved:
-            why = ("it is a built-in expression name (the run's value, a noise parameter, a grid path's last "
-                   "component or a function)" if k in reserved else "it is not a plain identifier")
-            raise ValueError(f"[vars] {k} is not allowed: {why}; choose another name, e.g. c_{k}"
-                             if k in reserved else f"[vars] {k!r} is not allowed: {why}")
+        if k in reserved:
+            raise ValueError(f"[vars] {k} is not allowed: it is a built-in expression name (a run value, a noise "
+                             f"parameter, a grid path's last component or a function); choose another, e.g. c_{k}")
+        if not (k.isidentifier() and k.isascii()):
+            raise ValueError(f"[vars] {k!r} is not allowed: must be a plain identifier (letters, digits, _)")
         V.real(f"[vars] {k}", v, lo_open=True, hi_open=True)
     return dict(table)
 
@@ -429,6 +438,14 @@ def _check_figure(where, f, cells, paths):
                 raise ValueError(f"{where} group = {f['group']!r} is not allowed: each must be a grid path or "
                                  f"variable; known: {', '.join(sorted(known))}")
     return f
+
+
+def check_figure(spec, name, cells):
+    """For :func:`clipsim.figures.plot_figure`: the file name must be safe (nothing is written outside
+    the output directory) and ``group``/``where`` must name grid paths or variables of ``cells``."""
+    V.safe_name("figure name", name)
+    paths = sorted({p for c in cells for p, _ in c.coords})
+    _check_figure(f"[[figure]] {name}", spec, cells, paths)
 
 
 def matches(cell: Cell, where) -> bool:

@@ -206,7 +206,7 @@ def _numeric_call(fname: str, args) -> sp.Expr:
             raise ValueError("log to base 1")
         return sp.Float(_log(x[0]) / _log(x[1]))
     fn = _FLOAT_FUNCS[FUNCTIONS[fname][0]]
-    out = fn(*x) if fname in ("Min", "Max", "min", "max") else fn(x[0])
+    out = fn(x) if fname in ("Min", "Max", "min", "max") else fn(x[0])
     if not (math.isfinite(out) and abs(out) <= _MAX_MAGNITUDE):
         raise ValueError(f"{fname}(...) = {out!r} exceeds 1e300")
     return out
@@ -244,8 +244,7 @@ def evaluate_float(expr: sp.Expr, values: Mapping[str, float]) -> float:
             out = _pow(ev(e.args[0]), ev(e.args[1]))
         elif e.func in _FLOAT_FUNCS:
             args = [ev(a) for a in e.args]
-            out = _FLOAT_FUNCS[e.func](*args) if len(args) > 1 or e.func in (sp.Min, sp.Max) else \
-                _FLOAT_FUNCS[e.func](args[0])
+            out = _FLOAT_FUNCS[e.func](args) if e.func in (sp.Min, sp.Max) else _FLOAT_FUNCS[e.func](*args)
         else:
             raise ValueError(f"{type(e).__name__} cannot be evaluated")
         if not (math.isfinite(out) and abs(out) <= _MAX_MAGNITUDE):
