@@ -401,12 +401,12 @@ def test_sadiev_lemmas_hold_for_student_t(a, x, lam):
 
 
 # ---------------------------------------------------------------- registry API
-def test_get_unknown_name_lists_valid_names():
+def test_get_unknown_name_suggests_close_names():
     with pytest.raises(ValueError) as e:
-        theory.get("li_liu_2024")
+        theory.get("li_liu_2023_clipped_sdg")
     msg = str(e.value)
-    assert "\n" not in msg and "li_liu_2024" in msg
-    assert all(n in msg for n in REQUIRED)
+    assert "\n" not in msg and "li_liu_2023_clipped_sdg" in msg
+    assert "did you mean li_liu_2023_clipped_sgd" in msg and "clipsim list bounds" in msg
 
 
 def test_register_refuses_duplicates():

@@ -48,11 +48,15 @@ def register(b: Bound) -> Bound:
 
 
 def get(name: str) -> Bound:
-    """The registered bound ``name`` (ValueError listing the valid names otherwise)."""
+    """The registered bound ``name`` (ValueError with the closest names otherwise)."""
     try:
         return BOUNDS[name]
-    except KeyError:
-        raise ValueError(f"unknown bound {name!r}; valid names: {', '.join(sorted(BOUNDS))}") from None
+    except (KeyError, TypeError):
+        import difflib
+
+        close = difflib.get_close_matches(str(name), sorted(BOUNDS), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise ValueError(f"unknown bound {name!r}: {hint}`clipsim list bounds` lists all {len(BOUNDS)}") from None
 
 
 _sgd_schedule = {
