@@ -47,7 +47,8 @@ OPTIONS = ["--store", "--out", "--executor", "--workers", "--threads", "--quiet"
 VALUES = ["ok.toml", "bad.toml", "adir", "afile", "missing.toml", "st", "st2", "afile/sub", "out.md", "out.csv",
           "out.parquet", "figs", "nodir/x.md", "0", "-1", "1", "2", "5", "10", "1e300", "nan", "inf", "-inf", "x",
           "10000000000", "100000000", "li_liu_2023_clipped_sgd", "nope", "C_opt=2", "alpha=1.4", "C_opt", "=",
-          "C_opt=nan", "alpha=x", "local", "", "verify", "..", "/"]
+          "C_opt=nan", "alpha=x", "local", "", "verify", "adir/../afile", "./", "/proc/clipsim_fuzz/x"]
+# (never ".." or "/": an explicit path outside the sandbox is a legitimate place to write, and not one to fuzz)
 
 
 @pytest.fixture(scope="module")
