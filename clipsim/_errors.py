@@ -61,6 +61,11 @@ def check_cli_paths(args):
         if cmd == "run":
             writable_dir("--store", args.store)
     out = getattr(args, "out", None)
+    if cmd == "export" and out and not str(out).endswith((".csv", ".parquet")):
+        raise ValueError(f"out = {out!r} is not allowed: must end in .csv or .parquet")
+    if cmd == "check" and out and getattr(args, "spec", None) and os.path.exists(out) \
+            and os.path.samefile(out, args.spec):
+        raise ValueError(f"--out = {out!r} is not allowed: it is the spec itself")
     if cmd in ("check", "export") and out:
         writable_file("--out" if cmd == "check" else "out", out)
     elif cmd == "plot" and out:

@@ -256,7 +256,7 @@ def check(bound, result, delta=None, *, confidence=0.95, calibrate=False, n_boot
     kind = V.choice("bound.kind", bound.kind, _KINDS)
     V.bound_values(bound, values)
     conf = V.real("confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True)
-    n_boot = V.integer("n_boot", n_boot, 1)
+    n_boot = V.integer("n_boot", n_boot, 1, 10**6)
     if bound.delta is not None:
         if delta is None:
             raise ValueError(f"{bound.name}: delta = None is not allowed: the bound holds w.p. 1 - "

@@ -281,8 +281,9 @@ def _robust_regression(dim, p):
     n = V.integer("n", p["n"], 1, 10_000_000)
     sig = V.positive("noise_scale", p["noise_scale"])
     nu = p["covariate_df"]
-    if not (isinstance(nu, (int, float)) and (math.isinf(nu) and nu > 0 or nu > 2)) or isinstance(nu, bool):
-        raise ValueError(f"covariate_df = {nu!r} is not allowed: must be a real number > 2, or inf for Gaussian covariates")
+    if not (isinstance(nu, (int, float)) and (math.isinf(nu) and nu > 0 or 2 < nu <= 300)) or isinstance(nu, bool):
+        raise ValueError(f"covariate_df = {nu!r} is not allowed: must be a real number in (2, 300] (the population "
+                         "risk's quadrature overflows beyond), or inf for Gaussian covariates")
     nu = float(nu)
     _limits.guard_array(f"robust_regression data (n={n}, dim={dim})", 2 * n * (dim + 1) + 2 * dim * dim,
                         "use a smaller n or dim")

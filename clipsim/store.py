@@ -31,6 +31,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import sqlite3
 import time
 import zipfile
@@ -49,6 +50,7 @@ CREATE TABLE IF NOT EXISTS cells (
 #: A temporary whose writer process still exists is removed only once it is this old (pid reuse).
 STALE_TMP_SECONDS = 3600.0
 _HEADER = ("key", "sweep", "coords", "config", "meta", "created")
+_KEY = re.compile(r"[0-9a-f]{8,64}")
 
 
 class DamagedCell(ValueError):
@@ -135,6 +137,8 @@ class Store:
             con.executemany("INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def _npz(self, key):
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
+            raise ValueError(f"key = {key!r} is not allowed: a cell key is 8-64 lowercase hex digits")
         return os.path.join(self.path, "cells", f"{key}.npz")
 
     # ---- writing ----------------------------------------------------------------------------
@@ -210,8 +214,14 @@ class Store:
         q, args = "SELECT key, sweep, coords, config, meta FROM cells", ()
         if sweep is not None:
             q, args = q + " WHERE sweep = ?", (sweep,)
-        out = self._query(q + " ORDER BY key", args)
-        return [(k, s, [tuple(c) for c in json.loads(c)], json.loads(cfg), json.loads(m)) for k, s, c, cfg, m in out]
+        out = []
+        for k, s, c, cfg, m in self._query(q + " ORDER BY key", args):
+            try:
+                out.append((k, s, [tuple(x) for x in json.loads(c)], json.loads(cfg), json.loads(m)))
+            except (ValueError, TypeError):
+                raise ValueError(f"store {self.path}: the index row of cell {k} is damaged; "
+                                 "`clipsim store verify --repair` rebuilds it from the cell file") from None
+        return out
 
     def _read(self, key):
         """All arrays of a cell file, verified (checksum, embedded key); DamagedCell otherwise."""
@@ -278,11 +288,14 @@ class Store:
         files, delete damaged cells (file and row; ``clipsim run`` recomputes them) and remove stale
         temporaries."""
         report = {"index": self.index_damage, "ok": [], "damaged": [], "unindexed": [], "temporaries": []}
+        # 'unindexed' also holds cells whose index row differs from the header their file carries
         if repair and self.index_damage is not None:
             self._rebuild_index()
         files = {os.path.basename(p)[:-4] for p in glob.glob(os.path.join(self.path, "cells", "*.npz"))}
-        listed = set(self.keys()) if self.index_damage is None else set()
-        for key in sorted(files | listed):
+        files = {f for f in files if _KEY.fullmatch(f)}
+        listed = {} if self.index_damage is not None else \
+            {r[0]: tuple(r) for r in self._query("SELECT key, sweep, coords, config, meta FROM cells")}
+        for key in sorted(files | set(listed)):
             try:
                 arrays = self._read(key)
             except DamagedCell as e:
@@ -290,7 +303,7 @@ class Store:
                 if repair:
                     self._drop(key)
                 continue
-            if key not in listed:
+            if listed.get(key) != _header(arrays)[:5]:  # no row, or a row that differs from the file
                 report["unindexed"].append(key)
                 if repair:
                     self._insert([_header(arrays)])

@@ -40,13 +40,15 @@ kind = "rate"
 x = "n_steps"
 name = "cli_fuzz_rate"
 """
+BAD_SPEC = "[sweep]\nname = 5\n[[["
 COMMANDS = ["run", "check", "plot", "bounds", "failure-prob", "export", "store", "bogus", ""]
 OPTIONS = ["--store", "--out", "--executor", "--workers", "--threads", "--quiet", "--cell", "--bound", "--delta",
            "--value", "--batch", "--max-seeds", "--confidence", "--sweep", "--repair", "--bogus"]
 VALUES = ["ok.toml", "bad.toml", "adir", "afile", "missing.toml", "st", "st2", "afile/sub", "out.md", "out.csv",
           "out.parquet", "figs", "nodir/x.md", "0", "-1", "1", "2", "5", "10", "1e300", "nan", "inf", "-inf", "x",
           "10000000000", "100000000", "li_liu_2023_clipped_sgd", "nope", "C_opt=2", "alpha=1.4", "C_opt", "=",
-          "C_opt=nan", "alpha=x", "local", "", "verify", "..", "/"]
+          "C_opt=nan", "alpha=x", "local", "", "verify", "adir/../afile", "./", "/proc/clipsim_fuzz/x"]
+# (never ".." or "/": an explicit path outside the sandbox is a legitimate place to write, and not one to fuzz)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +59,7 @@ def sandbox(tmp_path_factory):
     (base / "outside" / "keep.txt").write_text("sentinel")
     work.mkdir()
     (work / "ok.toml").write_text(SPEC_OK)
-    (work / "bad.toml").write_text("[sweep]\nname = 5\n[[[")
+    (work / "bad.toml").write_text(BAD_SPEC)
     (work / "adir").mkdir()
     (work / "afile").write_text("x")
     old = os.getcwd()
@@ -81,13 +83,41 @@ def _snapshot(path):
                   for p in path.rglob("*") if "work" not in p.relative_to(path).parts)
 
 
+# Per command: its arguments with a good value each (None: a flag). Each example keeps, drops or poisons them.
+TEMPLATES = {
+    "run": [("", "ok.toml"), ("--store", "st2"), ("--threads", "1"), ("--quiet", None)],
+    "check": [("", "ok.toml"), ("--store", "st"), ("--out", "out.md")],
+    "plot": [("", "ok.toml"), ("--store", "st"), ("--out", "figs")],
+    "bounds": [],
+    "failure-prob": [("", "ok.toml"), ("--cell", "0"), ("--bound", "li_liu_2023_clipped_sgd"), ("--delta", "0.2"),
+                     ("--value", "C_opt=5"), ("--value", "alpha=1.4"), ("--batch", "64"), ("--max-seeds", "256"),
+                     ("--confidence", "0.9")],
+    "export": [("", "out.csv"), ("--store", "st"), ("--sweep", "cli_fuzz")],
+    "store": [("", "verify"), ("--store", "st"), ("--repair", None)],
+}
+
+
+@st.composite
+def argv_lists(draw):
+    cmd = draw(st.sampled_from(COMMANDS))
+    if cmd not in TEMPLATES:  # bogus or empty command: free-form arguments
+        rest = draw(st.lists(st.sampled_from(OPTIONS + VALUES), max_size=4))
+        return ([cmd] if cmd else []) + rest
+    argv = [cmd]
+    for opt, good in TEMPLATES[cmd]:
+        how = draw(st.sampled_from(["keep", "keep", "drop", "poison"]))
+        if how == "drop":
+            continue
+        value = good if how == "keep" or good is None else draw(st.sampled_from(VALUES))
+        argv += ([opt] if opt else []) + ([value] if value is not None else [])
+    if draw(st.booleans()):
+        argv += draw(st.lists(st.sampled_from(OPTIONS + VALUES), max_size=2))
+    return argv
+
+
 @FUZZ
-@given(cmd=st.sampled_from(COMMANDS), pos=st.lists(st.sampled_from(VALUES), max_size=2),
-       opts=st.lists(st.tuples(st.sampled_from(OPTIONS), st.sampled_from(VALUES)), max_size=4))
-def test_cli_arguments(sandbox, cmd, pos, opts):
-    argv = ([cmd] if cmd else []) + (["verify"] if cmd == "store" and pos[:1] != ["verify"] else []) + pos
-    for o, v in opts:
-        argv += [o] if o in ("--quiet", "--repair") else [o, v]
+@given(argv=argv_lists())
+def test_cli_arguments(sandbox, argv):
     before = _snapshot(sandbox)
     t0 = time.perf_counter()
     code, err = _call(argv)
@@ -99,9 +129,18 @@ def test_cli_arguments(sandbox, cmd, pos, opts):
     assert dt < 3 * SECONDS, (argv, dt)
     assert _snapshot(sandbox) == before, f"{argv} wrote outside its working directory"
     TALLY[f"cli:{'refused' if code == 2 else 'ok'}"] += 1
-    for junk in ("st2", "figs", "out.md", "out.csv"):  # keep examples independent
-        p = sandbox / "work" / junk
+    _reset(sandbox / "work")
+
+
+def _reset(work):
+    """Keep examples independent: drop outputs, restore inputs an explicit --out may have overwritten."""
+    for junk in ("st2", "figs", "out.md", "out.csv", "out.parquet", "x"):
+        p = work / junk
         shutil.rmtree(p, ignore_errors=True) if p.is_dir() else (p.unlink() if p.exists() else None)
+    (work / "ok.toml").write_text(SPEC_OK)
+    (work / "bad.toml").write_text(BAD_SPEC)
+    if (work / "afile").is_file():
+        (work / "afile").write_text("x")
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -111,6 +150,8 @@ def test_cli_arguments(sandbox, cmd, pos, opts):
     (["check", "ok.toml", "--store", "st", "--out", "adir"], "is a directory"),
     (["plot", "ok.toml", "--store", "st", "--out", "afile"], "is a file"),
     (["export", "x.csv", "--store", "missing_store"], "no store there"),
+    (["export", "ok.toml", "--store", "st"], ".csv or .parquet"),
+    (["check", "ok.toml", "--store", "st", "--out", "ok.toml"], "the spec itself"),
     (["check", "ok.toml", "--store", "missing_store"], "run `clipsim run` first"),
     (["failure-prob", "ok.toml", "--bound", "li_liu_2023_clipped_sgd", "--delta", "0.2", "--value", "C_opr=2",
       "--value", "alpha=1.4"], "C_opt"),

@@ -3,9 +3,9 @@ random text as a spec file, is accepted or refused with one line within seconds;
 import copy
 import os
 
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
-from _fuzz import FUZZ, HOSTILE, outcome
+from _fuzz import FUZZ, HOSTILE, TALLY, outcome
 from clipsim import sweep as S
 
 BASE = {"sweep": {"name": "fz", "n_steps": 20, "seeds": 4, "seed": 1, "record": 3},
@@ -72,3 +72,74 @@ def test_random_text_as_spec(text, tmp_path_factory):
     p.write_bytes(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     outcome("toml:file", lambda: S.load(p))
     assert sorted(os.listdir(d)) == ["s.toml"]
+
+
+# ---- the whole pipeline: a poisoned spec through `clipsim run`, `check` and `plot`, in-process ---------
+def _toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return {float("inf"): "inf", float("-inf"): "-inf"}.get(v, "nan" if v != v else repr(v))
+    if isinstance(v, str):
+        return '"' + "".join(c if c.isprintable() and c not in '"\\' else f"\\u{ord(c):04x}" for c in v) + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_toml_value(str(k))} = {_toml_value(x)}" for k, x in v.items()) + "}"
+    raise TypeError(v)  # None: not representable in TOML
+
+
+def dump_toml(spec):
+    """A spec dict as TOML text (tables, arrays of tables, inline values); None values are left out."""
+    clean = json_clean(spec)
+    lines = []
+    for name, table in clean.items():
+        items = table if isinstance(table, list) and table and all(isinstance(t, dict) for t in table) else None
+        if items is not None:
+            for t in items:
+                lines.append(f"[[{name}]]")
+                lines += [f"{_toml_value(str(k))} = {_toml_value(v)}" for k, v in t.items()]
+        elif isinstance(table, dict):
+            lines.append(f"[{name}]")
+            lines += [f"{_toml_value(str(k))} = {_toml_value(v)}" for k, v in table.items()]
+        else:
+            lines.insert(0, f"{_toml_value(name)} = {_toml_value(table)}")
+    return "\n".join(lines) + "\n"
+
+
+def json_clean(x):
+    if isinstance(x, dict):
+        return {k: json_clean(v) for k, v in x.items() if v is not None}
+    if isinstance(x, list):
+        return [json_clean(v) for v in x if v is not None]
+    return x
+
+
+@settings(FUZZ, max_examples=FUZZ.max_examples // 10 or 10)
+@given(edits=st.lists(st.tuples(st.sampled_from(SLOTS), VALUES), min_size=1, max_size=2))
+def test_poisoned_spec_through_the_cli(edits, tmp_path_factory):
+    import contextlib
+    import io
+
+    from clipsim.cli import main
+
+    spec = copy.deepcopy(BASE)
+    spec["grid"] = {"n_steps": [20, 40]}
+    spec["check"][0]["values"] = {"alpha": 1.4}
+    for slot, value in edits:
+        _poison(spec, slot, value)
+    d = tmp_path_factory.mktemp("pipe")
+    (d / "s.toml").write_text(dump_toml(spec))
+    for argv in (["run", "s.toml", "--store", "st", "--quiet"], ["check", "s.toml", "--store", "st"],
+                 ["plot", "s.toml", "--store", "st", "--out", "figs"]):
+        argv = [a if not a.endswith(("s.toml", "st", "figs")) else str(d / a) for a in argv]
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = main(argv)
+        assert "Traceback" not in err.getvalue() and code in (0, 1, 2), (argv, err.getvalue())
+        lines = err.getvalue().strip().splitlines()
+        assert code != 2 or 1 <= len(lines) <= 2, (argv, err.getvalue())
+        TALLY[f"toml:cli:{'refused' if code == 2 else 'ok'}"] += 1
+        if code == 2:
+            break
+    assert set(os.listdir(d)) <= {"s.toml", "st", "figs"}, os.listdir(d)

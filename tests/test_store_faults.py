@@ -238,3 +238,25 @@ def test_two_writers_share_the_work_and_lose_nothing(ref, sweep, tmp_path):
     counts = [json.loads(o[0].strip().splitlines()[-1]) for o in outs]
     assert sum(c[0] for c in counts) == len(sweep.cells), counts  # each cell computed exactly once
     same_arrays(ref, path)
+
+
+def test_damaged_index_row_is_named_and_repaired(ref, sweep, tmp_path):
+    import sqlite3
+
+    path = tmp_path / "store"
+    shutil.copytree(ref, path)
+    key = Store(path).keys()[0]
+    with sqlite3.connect(path / "index.sqlite") as con:
+        con.execute("UPDATE cells SET config = '{not json' WHERE key = ?", (key,))
+    with pytest.raises(ValueError, match=f"index row of cell {key} is damaged"):
+        Store(path, create=False).table()
+    assert key in Store(path).verify()["unindexed"]
+    Store(path).verify(repair=True)
+    assert Store(path).verify()["unindexed"] == []
+    same_arrays(ref, path)
+
+
+@pytest.mark.parametrize("key", ["../../etc/passwd", "", 5, "ABC"])
+def test_cell_keys_cannot_name_other_files(ref, key):
+    with pytest.raises(ValueError, match="key"):
+        Store(ref).arrays(key)
