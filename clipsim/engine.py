@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import platform
 import time
+import types
 from dataclasses import dataclass, field
 
 import numba
@@ -32,6 +33,7 @@ from . import _validate as V
 from . import noise as _noise
 from . import objectives as _obj
 from . import _stages as _st
+from . import user as _user
 from . import optimizers as _opt
 from ._rng import randbelow, root_seed, seed_state
 
@@ -418,6 +420,69 @@ class PathStates:
                             (self.w, self.opt_state, self.rng, self.sums, self.ints, self.records)))
 
 
+# ------------------------------------------------------------------------------------------------
+# Kernels specialised to a user's objective / noise / stage (clipsim.user): compiled once per process
+# ------------------------------------------------------------------------------------------------
+_SPECIALISED = {}
+
+
+def _kernel(problem):
+    """The advance kernel for ``problem``: the cached one, or a clone calling the user's functions."""
+    obj_k = problem.objective.kernels
+    fill = problem.noise.fill if isinstance(problem.noise, _noise.UserNoise) else None
+    stage = problem.optimizer.user_stage
+    if not obj_k and fill is None and stage is None:
+        return _advance
+    key = (obj_k, fill, stage)
+    if key not in _SPECIALISED:
+        _SPECIALISED[key] = _specialise(obj_k, fill, stage)
+    return _SPECIALISED[key]
+
+
+def _specialise(obj_k, fill, stage):
+    """Clones of the step-loop functions whose ``_obj`` / ``_noise`` / ``_st`` call the user's pieces.
+
+    The clones run the very code of the cached kernel (same bytecode, other globals), so everything
+    but the user's functions behaves identically.
+    """
+    g = dict(globals())
+    if obj_k:
+        g["_obj"] = _user.shim("_obj", full_grad=obj_k[0], sample_grad=obj_k[1], population=obj_k[2])
+    if fill is not None:
+        g["_noise"] = _user.shim("_noise", noise_fill=_user_noise_fill(fill), NONE=_noise.NONE)
+    if stage is not None:
+        g["_st"] = _user.shim("_st", reset=_st.reset, materialize=_st.materialize, descend=_st.descend,
+                              walk=_user_walk(stage))
+    for name, opts in (("_stoch_grad", {}), ("_evaluate", {}), ("_update", {}), ("_path", {}),
+                       ("_advance", {"parallel": True})):
+        py = globals()[name].py_func
+        g[name] = njit(**opts)(types.FunctionType(py.__code__, g, name, py.__defaults__, py.__closure__))
+    return g["_advance"]
+
+
+def _user_noise_fill(fill):
+    @njit
+    def noise_fill(code, vector_code, params, state, out, work):
+        fill(state, out)
+    return noise_fill
+
+
+def _user_walk(fn):
+    @njit
+    def walk(codes, ptab, k0, k1, t, a, w, graw, u, st, cnt, pend):
+        for k in range(k0, k1):
+            if codes[k, 0] == _opt.USER:
+                _st.materialize(u, st, pend)
+                r, n, size, off = codes[k, 1], codes[k, 2] & 0xFFFF, codes[k, 2] >> 16, codes[k, 3]
+                hit = fn(t, u, w, ptab[r:r + n, t - 1], st[off:off + size])
+                if hit >= 0:  # a clipping operation: counts toward clip_fraction
+                    cnt[0] += hit
+                    cnt[1] += 1
+            else:
+                _st.walk(codes, ptab, k, k + 1, t, a, w, graw, u, st, cnt, pend)
+    return walk
+
+
 def init_states(problem, seeds) -> PathStates:
     """States at t = 1 for the paths with the given stream indices (path m uses (root, seeds[m]))."""
     seeds = np.ascontiguousarray(seeds, dtype=np.int64)
@@ -438,7 +503,7 @@ def advance(problem, states, t_stop=None):
     """
     t1 = problem.n_steps + 2 if t_stop is None else int(t_stop)
     with numba.parallel_chunksize(_CHUNK):
-        _advance(np.int64(t1), *problem.kernel_args(), states.w, states.opt_state, states.rng, states.sums,
+        _kernel(problem)(np.int64(t1), *problem.kernel_args(), states.w, states.opt_state, states.rng, states.sums,
                  states.ints, states.records)
 
 

@@ -55,6 +55,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 
@@ -66,7 +67,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 TOP_KEYS = ("sweep", "vars", "objective", "noise", "optimizer", "grid", "check", "figure")
-SWEEP_KEYS = ("name", "description", "n_steps", "seeds", "seed", "record", "x0")
+SWEEP_KEYS = ("name", "description", "n_steps", "seeds", "seed", "record", "x0", "allow_code", "module")
 CHECK_KEYS = ("bound", "metric", "delta", "values", "calibrate", "confidence", "where", "rate", "statistic",
               "tolerance", "n_boot", "growth")
 FIGURE_KEYS = ("kind", "x", "group", "metric", "statistic", "bound", "values", "where", "title", "name",
@@ -187,6 +188,7 @@ def from_spec(spec, path="") -> Sweep:
             raise ValueError(f"spec: missing table [{k}]")
     sw = spec["sweep"]
     _check_keys("[sweep]", sw, SWEEP_KEYS)
+    user_module = _load_user_module(sw, path) if "module" in sw else None
     name = sw.get("name") or (path.rsplit("/", 1)[-1].removesuffix(".toml") if path else "sweep")
     grid = spec.get("grid", {})
     if not isinstance(grid, dict):
@@ -244,6 +246,8 @@ def from_spec(spec, path="") -> Sweep:
                   "seed": V.integer("seed", top["seed"], 0, 2**63 - 1), "record": sw.get("record")}
         if sw.get("x0") is not None:
             config["x0"] = [float(v) for v in sw["x0"]]
+        if user_module:
+            config["user_module"] = user_module
         variables.update({"n": obj.n} if obj.finite_sum else {})
         cells.append(Cell(name, tuple(coords), variables, config))
     checks = []
@@ -261,6 +265,16 @@ def from_spec(spec, path="") -> Sweep:
         V.choice(f"[[figure]] #{i + 1} kind", f.get("kind"), FIGURE_KINDS)
         figures.append(f)
     return Sweep(name, sw.get("description", ""), tuple(cells), tuple(checks), tuple(figures), spec, path)
+
+
+def _load_user_module(sw, path):
+    """Import [sweep] module (user pieces, clipsim.user) if allow_code = true; its content hash keys the cells."""
+    from . import user
+
+    file = os.path.join(os.path.dirname(path), sw["module"]) if path else sw["module"]
+    user.load_module(file, allow_code=sw.get("allow_code", False))
+    with open(file, "rb") as f:
+        return {"path": sw["module"], "sha256": hashlib.sha256(f.read()).hexdigest()}
 
 
 def matches(cell: Cell, where) -> bool:
