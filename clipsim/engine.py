@@ -278,7 +278,7 @@ def versions():
             "python": platform.python_version()}
 
 
-@dataclass
+@dataclass(repr=False)
 class SimResult:
     """Per-seed metrics (arrays of shape (n_seeds,)) and records (shape (n_seeds, grid)) of one run.
 
@@ -337,13 +337,47 @@ class SimResult:
                 pass
         return vals
 
-    def __str__(self):
-        a = self.metrics["avg_grad_sq"]
+    def _median(self, name):
+        a = np.asarray(self.metrics[name], dtype=float)
         fin = a[np.isfinite(a)]
-        med = float(np.median(fin)) if fin.size else math.nan
+        return float(np.median(fin)) if fin.size else math.nan
+
+    def __str__(self):
         return (f"SimResult({self.config['optimizer']['name']} on {self.objective}, noise {self.noise}, "
-                f"T={self.n_steps}, seeds={self.n_seeds}, median avg_grad_sq={med:.4g}, "
+                f"T={self.n_steps}, seeds={self.n_seeds}, median avg_grad_sq={self._median('avg_grad_sq'):.4g}, "
                 f"diverged={int(self.metrics['diverged'].sum())})")
+
+    __repr__ = __str__  # short: never an array dump
+
+    def _repr_html_(self):
+        """A small HTML summary for notebooks: the setting and each metric's median, mean and range."""
+        import html
+
+        rows = []
+        for k, v in self.metrics.items():
+            a = np.asarray(v, dtype=float)
+            fin = a[np.isfinite(a)]
+            cells = [f"{x:.4g}" for x in ((np.median(fin), fin.mean(), fin.min(), fin.max()) if fin.size else [math.nan] * 4)]
+            rows.append(f"<tr><td>{html.escape(k)}</td>" + "".join(f"<td>{c}</td>" for c in cells)
+                        + f"<td>{a.size - fin.size}</td></tr>")
+        head = html.escape(f"{self.optimizer or self.config['optimizer']['name']} on {self.objective}, noise "
+                           f"{self.noise}, T={self.n_steps}, seeds={self.n_seeds}")
+        return (f"<div><b>SimResult</b>: {head}<table><tr><th>metric</th><th>median</th><th>mean</th><th>min</th>"
+                f"<th>max</th><th>non-finite</th></tr>{''.join(rows)}</table></div>")
+
+    def to_frame(self, records=False):
+        """One row per seed (pandas DataFrame): ``seed`` (the stream index) and every metric; with
+        ``records=True`` also one column per record and step, named ``grad_sq@t``."""
+        import pandas as pd  # lazily: pandas is optional (the ``frames`` extra)
+
+        first = int(self.config.get("first_seed", 0))
+        cols = {"seed": np.arange(first, first + self.n_seeds, dtype=np.int64)}
+        cols.update({k: np.asarray(v) for k, v in self.metrics.items()})
+        if records:
+            for name, arr in self.records.items():
+                for j, t in enumerate(self.record_steps):
+                    cols[f"{name}@{int(t)}"] = arr[:, j]
+        return pd.DataFrame(cols)
 
 
 def record_grid(n_steps, record):
