@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test,dask]"
+	$(PY) -c "from clipsim import engine; print(f'clipsim kernels compiled/loaded in {engine.warmup():.1f} s')"
 	touch $(STAMP)
 
 venv: $(STAMP)

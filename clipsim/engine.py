@@ -380,6 +380,16 @@ class SimResult:
         return pd.DataFrame(cols)
 
 
+def warmup():
+    """Compile (or load) the cached kernels with a tiny run: ``make venv`` calls it after installing, so
+    the first real ``simulate`` in a fresh environment loads machine code instead of compiling it. One
+    compiled signature serves every built-in objective, noise and chain (integer-code dispatch)."""
+    t0 = time.perf_counter()
+    simulate(_obj.get("quadratic", 2), _noise.stable(1.5), _opt.clipped_sgd(0.1, 1.0), n_steps=2, n_seeds=1,
+             record=2)
+    return time.perf_counter() - t0
+
+
 def record_grid(n_steps, record):
     """The record steps: None → none; an int G → about G log-spaced steps in [1, T+1]; or explicit steps."""
     if record is None:
