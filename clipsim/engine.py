@@ -1,16 +1,28 @@
-"""The multi-seed engine: spec → packed arrays → one cached Numba kernel → per-seed records.
+"""The multi-seed engine: spec → stage program → one cached Numba kernel → per-seed records.
 
 ``simulate(objective, noise, optimizer, n_steps=T, n_seeds=M)`` runs M independent paths of T steps
 in a ``prange`` over seeds. Path m draws from the xoshiro256++ stream addressed by (seed, first_seed + m),
 so results are bitwise identical for any thread count, and seed m of a 64-seed run equals seed m of
 an 8-seed run. Nothing is reduced across seeds inside the parallel loop and ``fastmath`` is off.
 
+One step of a path reads as the data flow (:func:`_path` → :func:`_update`):
+stochastic gradient (:func:`_stoch_grad`) → the optimizer's stages (``clipsim._stages.walk`` over the
+packed chain, :class:`clipsim.optimizers.Program`) → the step (``_stages.descend``) → metrics and
+records at the next iterate (:func:`_evaluate`, :func:`_accumulate`, :func:`_record`).
+
+Path state is explicit (:class:`PathStates`: iterate, stage states, RNG state, running sums, next
+step, record slot), so a caller can stop paths, clone them and restart them mid-trajectory:
+``init_states`` → ``advance(problem, states, t_stop)`` (any number of times) → ``finalise``.
+``simulate`` is exactly that sequence; splitting ``advance`` never changes a bit.
+
 Memory is O(M × (metrics + record grid)): per seed the kernel streams running sums and minima and
 stores values only on the record grid (log-spaced by default), never the trajectory.
 
 Numba cache caveat: ``cache=True`` keys a kernel's cache on its own source file only, so a cached
 kernel would keep old code of functions it calls from other modules; ``clipsim._cache`` therefore drops
-the package's caches on import whenever any kernel module's source changed.
+the package's caches on import whenever any kernel module's source changed. A configuration with a
+user's own objective, noise or stage (:mod:`clipsim.user`) runs on clones of the step loop that call
+the user's functions, compiled once per process.
 
 Stochastic gradient: population objectives ``g_t = ∇F(w_t) + ξ_t``; finite-sum objectives
 ``g_t = ∇f(w_t; z_j) + ξ_t`` with j uniform on [n] (ξ = 0 unless a noise is given). ``batch`` > 1

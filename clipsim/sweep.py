@@ -8,6 +8,7 @@ Format (all tables but ``[sweep]``, ``[objective]``, ``[noise]`` and ``[optimize
     seeds = 400                # seeds per cell
     seed = 0                   # root seed
     record = 12                # log-spaced record points (optional)
+    # allow_code = true, module = "pieces.py"   # user pieces (docs/howto_own_pieces.md): runs its code
 
     [vars]                     # constants usable in expressions
     c_eta = 0.5
@@ -24,6 +25,7 @@ Format (all tables but ``[sweep]``, ``[objective]``, ``[noise]`` and ``[optimize
     name = "clipped_sgd"
     eta = {kind = "horizon", c = {expr = "c_eta"}, a = {expr = "-alpha/(3*alpha - 2)"}}
     clip = {kind = "horizon", c = 1.0, a = {expr = "1/(3*alpha - 2)"}}
+    # or a chain: stages = [{stage = "clip_by_global_norm", clip = 1.0}, {stage = "sgd", eta = 0.1}]
 
     [grid]                     # dotted paths → lists; the cells are their Cartesian product
     "noise.alpha" = [1.25, 1.5, 1.75, 2.0]
