@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test,dask,frames]"
+	$(PY) -c "from clipsim import engine; print(f'clipsim kernels compiled/loaded in {engine.warmup():.1f} s')"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -24,6 +25,7 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) benchmarks/bench_engine.py
 
 clean:

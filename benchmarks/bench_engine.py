@@ -1,27 +1,26 @@
-"""Engine throughput on a fixed workload versus NumPy (and JAX / PyTorch when installed), same run.
+"""Engine throughput versus NumPy (vectorised) and JAX (vmap + scan, jit, x64), all in one run.
 
-Usage: .venv/bin/python benchmarks/bench_engine.py [--quick] [--seeds 4000] [--steps 1000] [--repeat 3]
+Usage: .venv/bin/python benchmarks/bench_engine.py [--quick] [--seeds 4096] [--steps 1000] [--repeat 3]
+       [--only sgd,momentum,adagrad,ps8] [--no-compile] [--fused-ref facbbc7]
 
-Workload: clipped SGD (eta = 0.05, clip = 1) on the quadratic objective in d = 32, symmetric
-alpha-stable noise (alpha = 1.5, scipy S1), T steps for M seeds, metric avg_grad_sq (no record grid).
-Throughput is counted in coordinate-steps per second, M * T * d / wall time.
+Workloads (sin_quadratic a = 1, d = 32, x0 = 1, symmetric α-stable noise α = 1.5 (scipy S1), T steps,
+M seeds, metric avg_grad_sq, no record grid):
 
-- clipsim: ``engine.simulate(..., threads=1)`` and ``threads=2`` (best of ``--repeat``, after a warm-up).
-- NumPy: the same algorithm vectorised over seeds the way a user would write it: (M, d) arrays,
-  preallocated buffers and in-place ufuncs, Chambers-Mallows-Stuck (S1, general beta) with
-  ``rng.random`` for V and ``rng.standard_exponential`` for W (ziggurat: faster than ``-log(random)``),
-  clip by row norms, update. One NumPy thread (ufuncs are single-threaded); NumPy's own SIMD
-  (AVX-512 / SVML-backed) sin, cos, log, exp, power are used.
-- JAX (vmap over seeds + lax.scan over steps) and PyTorch (batched over seeds): timed when importable,
-  otherwise reported as "not installed". (Not installed on the reference machine: that code path is
-  untested there.)
-- Noise alone: ``noise_fill`` of d = 32 vectors on one path (the engine's access pattern) versus the
-  NumPy CMS on an (M, d) block, in ns per draw.
-- Compile / load time: a fresh subprocess importing clipsim and running a tiny ``simulate``, with the
-  on-disk cache warm (the normal case) and cold (``NUMBA_CACHE_DIR`` pointed to an empty temp dir).
+- ``sgd``      W1: clipped SGD, η = 0.05, λ = 1;
+- ``momentum`` clipped momentum (clip then average), η = 0.05, λ = 1, β = 0.9;
+- ``adagrad``  clipped AdaGrad-Norm, η = 0.5, λ = 1, b0 = 1;
+- ``ps8``      per-sample clipping, B = 8 samples per step, η = 0.05, λ = 1, M/8 seeds (same draws).
 
-The machine is shared and timings are noisy: ratios are measured in the same run, each figure is the
-best of ``--repeat`` runs, and the load average is printed before and after. Not run by the tests.
+Throughput is coordinate-draws per second (M·T·B·d / wall time). clipsim runs with 1 and 2 threads
+(bitwise equal results, checked); NumPy is vectorised over seeds with preallocated buffers (one
+thread); JAX vmaps a lax.scan over seeds, jit-compiled (compile excluded), float64. "vs best peer" is
+the best of NumPy and JAX divided by clipsim. Also: ns per stable draw (``noise_fill``, d = 32, one
+path), the cold start (fresh process, empty NUMBA_CACHE_DIR: import + first simulate) and the cached
+start, and with ``--fused-ref COMMIT`` the W1 time of that commit's engine (the hand-fused kernel
+before stages) against this one, both in fresh processes, alternated.
+
+The machine is shared: every figure is the best of ``--repeat``, ratios come from the same run, and
+the load average is printed before and after. Not run by the tests (``make bench``).
 """
 from __future__ import annotations
 
@@ -39,11 +38,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from clipsim import engine, noise as N, objectives as O, optimizers as P  # noqa: E402
-from bench_noise import _loop  # noqa: E402  (the noise-only timing kernel, benchmarks/bench_noise.py)
+from bench_noise import _loop  # noqa: E402  (the noise-only timing kernel)
 
-D, ALPHA, BETA, ETA, CLIP = 32, 1.5, 0.0, 0.05, 1.0
+D, ALPHA, A_SIN = 32, 1.5, 1.0
+ETA, CLIP, BETA, ETA_ADA, B0, BATCH = 0.05, 1.0, 0.9, 0.5, 1.0, 8
+RULES = ("sgd", "momentum", "adagrad", "ps8")
 
 
 def _best(f, repeat):
@@ -55,248 +57,269 @@ def _best(f, repeat):
     return best, out
 
 
+def _seeds(rule, M):
+    return M // BATCH if rule == "ps8" else M
+
+
 # ------------------------------------------------------------------------------------------------
 # clipsim
 # ------------------------------------------------------------------------------------------------
-def clipsim_run(M, T, threads):
-    obj = O.get("quadratic", D)
-    return engine.simulate(obj, N.stable(ALPHA, BETA), P.clipped_sgd(ETA, CLIP), n_steps=T, n_seeds=M,
-                           seed=1, threads=threads).metrics["avg_grad_sq"]
+def optimizer(rule):
+    return {"sgd": P.clipped_sgd(ETA, CLIP), "momentum": P.clipped_momentum(ETA, CLIP, BETA),
+            "adagrad": P.clipped_adagrad(ETA_ADA, CLIP, B0), "ps8": P.ps_clip_sgd(ETA, CLIP, BATCH)}[rule]
+
+
+def clipsim_run(rule, M, T, threads):
+    obj = O.get("sin_quadratic", D, a=A_SIN)
+    return engine.simulate(obj, N.stable(ALPHA), optimizer(rule), n_steps=T, n_seeds=_seeds(rule, M), seed=1,
+                           threads=threads).metrics["avg_grad_sq"]
 
 
 # ------------------------------------------------------------------------------------------------
 # NumPy, vectorised over seeds
 # ------------------------------------------------------------------------------------------------
-def numpy_run(M, T, seed=1):
-    """Clipped SGD on F(w) = |w|^2/2 with S1 stable noise, all seeds at once. Returns avg_grad_sq."""
-    rng = np.random.default_rng(seed)
-    B, S, ex = _stable_consts()
-    W = np.full((M, D), 1.0)  # x0 of the quadratic objective (checked in main)
-    V, E, Z, C, A, G = (np.empty((M, D)) for _ in range(6))
-    gsq = np.empty(M)
-    nrm = np.empty(M)
-    sum_gsq = np.zeros(M)
-    for _ in range(T):
-        # grad F(w) = w;  |grad|^2
-        np.einsum("ij,ij->i", W, W, out=gsq)
-        sum_gsq += gsq
-        numpy_cms_block(rng, V, E, Z, C, A, B, S, ex)
-        # g = grad + noise; clip by row norms; update
-        np.add(W, Z, out=G)
-        np.einsum("ij,ij->i", G, G, out=nrm)
-        np.sqrt(nrm, out=nrm)
-        np.maximum(nrm, CLIP, out=nrm)
-        np.divide(ETA * CLIP, nrm, out=nrm)  # eta * min(1, clip/|g|)
-        G *= nrm[:, None]
-        W -= G
-    return sum_gsq / T
+def _stable_consts():
+    return 0.0, 1.0, (1.0 - ALPHA) / ALPHA  # beta = 0: B = 0, S = 1
 
 
-def numpy_cms_block(rng, V, E, Z, C, A, B, S, ex):
-    """Z = S sin(a(V+B)) / cos V * (cos(V - a(V+B)) / (E cos V))^((1-a)/a), V = pi(U - 1/2), E ~ Exp(1)."""
+def numpy_cms(rng, V, E, Z, C, A):
+    """Z = sin(aV) / cos V * (cos(V - aV) / (E cos V))^((1-a)/a), V = π(U - 1/2), E ~ Exp(1) (β = 0)."""
+    _, _, ex = _stable_consts()
     rng.random(out=V)
     V -= 0.5
     V *= math.pi
     rng.standard_exponential(out=E)
     np.cos(V, out=C)
-    E *= C                      # E cos V
-    np.add(V, B, out=A)
-    A *= ALPHA                  # a(V+B)
+    E *= C
+    np.multiply(V, ALPHA, out=A)
     np.sin(A, out=Z)
-    Z /= C                      # sin(a(V+B)) / cos V
+    Z /= C
     np.subtract(V, A, out=C)
     np.cos(C, out=C)
     C /= E
     np.power(C, ex, out=C)
     Z *= C
-    Z *= S
 
 
-def _stable_consts():
-    t = BETA * math.tan(0.5 * math.pi * ALPHA)
-    return math.atan(t) / ALPHA, (1.0 + t * t) ** (0.5 / ALPHA), (1.0 - ALPHA) / ALPHA
+def _clip_rows(G, nrm):
+    np.einsum("ij,ij->i", G, G, out=nrm)
+    np.sqrt(nrm, out=nrm)
+    np.maximum(nrm, CLIP, out=nrm)
+    np.divide(CLIP, nrm, out=nrm)
+    G *= nrm[:, None]
+
+
+def numpy_run(rule, M, T, seed=1):
+    M = _seeds(rule, M)
+    rng = np.random.default_rng(seed)
+    W, Gr, G, U, Mo = np.ones((M, D)), np.empty((M, D)), np.empty((M, D)), np.empty((M, D)), np.zeros((M, D))
+    bufs = [np.empty((M, D)) for _ in range(4)]
+    Z = np.empty((M, D))
+    gsq, nrm, acc, s = np.empty(M), np.empty(M), np.full(M, B0 * B0), np.zeros(M)
+    for _ in range(T):
+        np.sin(W, out=Gr)  # grad = w + a sin(2w)
+        np.multiply(W, 2.0, out=Gr)
+        np.sin(Gr, out=Gr)
+        Gr *= A_SIN
+        Gr += W
+        np.einsum("ij,ij->i", Gr, Gr, out=gsq)
+        s += gsq
+        if rule == "ps8":
+            U.fill(0.0)
+            for _ in range(BATCH):
+                numpy_cms(rng, bufs[0], bufs[1], Z, bufs[2], bufs[3])
+                np.add(Gr, Z, out=G)
+                _clip_rows(G, nrm)
+                U += G
+            U *= ETA / BATCH
+            W -= U
+            continue
+        numpy_cms(rng, bufs[0], bufs[1], Z, bufs[2], bufs[3])
+        np.add(Gr, Z, out=G)
+        _clip_rows(G, nrm)
+        if rule == "sgd":
+            G *= ETA
+            W -= G
+        elif rule == "momentum":
+            Mo *= BETA
+            Mo += (1.0 - BETA) * G
+            W -= ETA * Mo
+        else:
+            np.einsum("ij,ij->i", G, G, out=nrm)
+            acc += nrm
+            G *= (ETA_ADA / np.sqrt(acc))[:, None]
+            W -= G
+    return s / T
 
 
 # ------------------------------------------------------------------------------------------------
-# JAX / PyTorch (only when installed; not installed on the reference machine)
+# JAX: vmap over seeds of a lax.scan over steps, jit, float64
 # ------------------------------------------------------------------------------------------------
-def _installed(name):
-    return importlib.util.find_spec(name) is not None
-
-
-def jax_runner(M, T):
+def jax_runner(rule, M, T):
     import jax
     import jax.numpy as jnp
 
     jax.config.update("jax_enable_x64", True)
-    a, b = ALPHA, BETA
-    t = b * math.tan(0.5 * math.pi * a)
-    B, S, ex = math.atan(t) / a, (1.0 + t * t) ** (0.5 / a), (1.0 - a) / a
+    ex = (1.0 - ALPHA) / ALPHA
+    B = BATCH if rule == "ps8" else 1
+
+    def stable(key, shape):
+        k1, k2 = jax.random.split(key)
+        v = jnp.pi * (jax.random.uniform(k1, shape, jnp.float64) - 0.5)
+        e = jax.random.exponential(k2, shape, jnp.float64)
+        av = ALPHA * v
+        return jnp.sin(av) / jnp.cos(v) * (jnp.cos(v - av) / (e * jnp.cos(v))) ** ex
+
+    def clip(g):
+        return g * (CLIP / jnp.maximum(jnp.sqrt(jnp.sum(g * g, axis=-1, keepdims=True)), CLIP))
 
     def path(key):
         def step(carry, k):
-            w, s = carry
-            s = s + jnp.dot(w, w)
-            k1, k2 = jax.random.split(k)
-            v = jnp.pi * (jax.random.uniform(k1, (D,), jnp.float64) - 0.5)
-            e = jax.random.exponential(k2, (D,), jnp.float64)
-            avb = a * (v + B)
-            z = S * jnp.sin(avb) / jnp.cos(v) * (jnp.cos(v - avb) / (e * jnp.cos(v))) ** ex
-            g = w + z
-            f = ETA * CLIP / jnp.maximum(jnp.sqrt(jnp.dot(g, g)), CLIP)
-            return (w - f * g, s), None
+            w, m, acc, s = carry
+            gr = w + A_SIN * jnp.sin(2.0 * w)
+            s = s + jnp.dot(gr, gr)
+            if rule == "ps8":
+                return (w - ETA * jnp.mean(clip(gr + stable(k, (B, D))), axis=0), m, acc, s), None
+            g = clip(gr + stable(k, (D,)))
+            if rule == "sgd":
+                return (w - ETA * g, m, acc, s), None
+            if rule == "momentum":
+                m = BETA * m + (1.0 - BETA) * g
+                return (w - ETA * m, m, acc, s), None
+            acc = acc + jnp.dot(g, g)
+            return (w - ETA_ADA * g / jnp.sqrt(acc), m, acc, s), None
 
-        (w, s), _ = jax.lax.scan(step, (jnp.ones(D), 0.0), jax.random.split(key, T))
+        init = (jnp.ones(D), jnp.zeros(D), jnp.asarray(B0 * B0), jnp.asarray(0.0))
+        (w, m, acc, s), _ = jax.lax.scan(step, init, jax.random.split(key, T))
         return s / T
 
     run = jax.jit(jax.vmap(path))
-    keys = jax.random.split(jax.random.PRNGKey(1), M)
+    keys = jax.random.split(jax.random.PRNGKey(1), _seeds(rule, M))
     run(keys).block_until_ready()  # compile
     return lambda: np.asarray(run(keys).block_until_ready())
 
 
-def torch_runner(M, T):
-    import torch
-
-    a, b = ALPHA, BETA
-    t = b * math.tan(0.5 * math.pi * a)
-    B, S, ex = math.atan(t) / a, (1.0 + t * t) ** (0.5 / a), (1.0 - a) / a
-    gen = torch.Generator().manual_seed(1)
-
-    def run():
-        with torch.no_grad():
-            w = torch.ones(M, D, dtype=torch.float64)
-            s = torch.zeros(M, dtype=torch.float64)
-            for _ in range(T):
-                s += (w * w).sum(1)
-                v = math.pi * (torch.rand(M, D, generator=gen, dtype=torch.float64) - 0.5)
-                e = torch.empty(M, D, dtype=torch.float64).exponential_(generator=gen)
-                avb = a * (v + B)
-                cv = torch.cos(v)
-                z = S * torch.sin(avb) / cv * (torch.cos(v - avb) / (e * cv)) ** ex
-                g = w + z
-                f = ETA * CLIP / torch.clamp(torch.linalg.vector_norm(g, dim=1), min=CLIP)
-                w -= f[:, None] * g
-            return (s / T).numpy()
-
-    return run
-
-
 # ------------------------------------------------------------------------------------------------
-# Noise only
+# Noise alone, cold/cached start, fused reference
 # ------------------------------------------------------------------------------------------------
-def noise_only(M, T, repeat):
-    calls = max(1, M * T // 20)  # 5% of the workload's draws
-    code, vec, params = N.stable(ALPHA, BETA).pack()
+def noise_ns_per_draw(repeat, calls=200_000):
+    code, vec, params = N.stable(ALPHA).pack()
     out, work = np.empty(D), np.empty(N.noise_work_size(D))
     _loop(code, vec, params, 2, out, work)
-    t_nf, _ = _best(lambda: _loop(code, vec, params, calls, out, work), repeat)
-    rng = np.random.default_rng(0)
-    Mb = max(1, min(M, calls))
-    bufs = [np.empty((Mb, D)) for _ in range(5)]
-    reps = max(1, calls // Mb)
-    consts = _stable_consts()
-
-    def np_noise():
-        for _ in range(reps):
-            numpy_cms_block(rng, *bufs, *consts)
-
-    t_np, _ = _best(np_noise, repeat)
-    return 1e9 * t_nf / (calls * D), 1e9 * t_np / (reps * Mb * D)
+    t, _ = _best(lambda: _loop(code, vec, params, calls, out, work), repeat)
+    return 1e9 * t / (calls * D)
 
 
-# ------------------------------------------------------------------------------------------------
-# Compile / cache-load time in a fresh process
-# ------------------------------------------------------------------------------------------------
 _PROBE = r"""
-import time
+import sys, time
 t0 = time.perf_counter()
-import numpy as np
 from clipsim import engine, noise as N, objectives as O, optimizers as P
 t1 = time.perf_counter()
-engine.simulate(O.get("quadratic", 4), N.stable(1.5), P.clipped_sgd(0.01, 1.0), n_steps=5, n_seeds=2, seed=0)
+engine.simulate(O.get("sin_quadratic", 4), N.stable(1.5), P.clipped_sgd(0.01, 1.0), n_steps=5, n_seeds=2, seed=0)
 t2 = time.perf_counter()
 print(f"{t1 - t0:.3f} {t2 - t1:.3f}")
 """
 
+_W1 = r"""
+import sys, time, numpy as np
+from clipsim import engine, noise as N, objectives as O, optimizers as P
+M, T, R = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+obj, opt = O.get("sin_quadratic", 32, a=1.0), P.clipped_sgd(0.05, 1.0)
+engine.simulate(obj, N.stable(1.5), opt, n_steps=5, n_seeds=2, threads=1)
+best = 1e9
+for _ in range(R):
+    t = time.perf_counter()
+    r = engine.simulate(obj, N.stable(1.5), opt, n_steps=T, n_seeds=M, seed=1, threads=1)
+    best = min(best, time.perf_counter() - t)
+print(best, repr(float(r.metrics["avg_grad_sq"].mean())))
+"""
 
-def compile_times():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
 
-    def probe(extra):
-        out = subprocess.run([sys.executable, "-c", _PROBE], env={**env, **extra}, capture_output=True,
-                             text=True, check=True, cwd=str(ROOT)).stdout.split()
-        return float(out[0]), float(out[1])
+def _run(code, root, args=(), extra_env=None):
+    env = {**os.environ, "PYTHONPATH": str(root), **(extra_env or {})}
+    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env, capture_output=True, text=True,
+                         check=True, cwd=str(root)).stdout.split()
+    return float(out[0]), out[1]
 
-    probe({})  # make sure the ordinary on-disk cache is warm
-    warm = min(probe({}) for _ in range(2))
+
+def start_times():
+    """(cold import, cold first simulate), (cached import, cached first simulate), fresh processes."""
     with tempfile.TemporaryDirectory() as tmp:
-        cold = probe({"NUMBA_CACHE_DIR": tmp})
-    return warm, cold
+        cold = _run(_PROBE, ROOT, extra_env={"NUMBA_CACHE_DIR": tmp})
+        cached = min((_run(_PROBE, ROOT, extra_env={"NUMBA_CACHE_DIR": tmp}) for _ in range(3)),
+                     key=lambda x: x[0] + float(x[1]))
+    return (cold[0], float(cold[1])), (cached[0], float(cached[1]))
+
+
+def fused_reference(commit, M, T, R):
+    """W1 on one thread: (fused commit's time, this tree's time, both means), fresh processes, alternated."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "src"
+        src.mkdir()
+        arch = subprocess.run(["git", "archive", commit, "clipsim"], cwd=str(ROOT), capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(src)], input=arch.stdout, check=True)
+        env_old, env_new = {"NUMBA_CACHE_DIR": str(Path(tmp) / "c_old")}, {}
+        old, new = [], []
+        for _ in range(2):
+            old.append(_run(_W1, src, (M, T, R), env_old))
+            new.append(_run(_W1, ROOT, (M, T, R), env_new))
+    return min(o[0] for o in old), min(n[0] for n in new), old[0][1], new[0][1]
 
 
 # ------------------------------------------------------------------------------------------------
+def bench_rule(rule, M, T, R):
+    draws = _seeds(rule, M) * T * (BATCH if rule == "ps8" else 1) * D
+    clipsim_run(rule, 16, 5, 1)  # load the cache
+    t1, r1 = _best(lambda: clipsim_run(rule, M, T, 1), R)
+    t2, r2 = _best(lambda: clipsim_run(rule, M, T, 2), R)
+    assert np.array_equal(r1, r2), f"{rule}: threads=1 and threads=2 differ"
+    tn, rn = _best(lambda: numpy_run(rule, M, T), R)
+    tj, rj = None, None
+    if importlib.util.find_spec("jax") is not None:
+        run = jax_runner(rule, M, T)
+        tj, rj = _best(run, R)
+    peers = [t for t in (tn, tj) if t is not None]
+    return {"rule": rule, "draws": draws, "t1": t1, "t2": t2, "numpy": tn, "jax": tj, "best_peer": min(peers),
+            "means": {k: (float(np.mean(v)), float(np.std(v, ddof=1) / math.sqrt(v.size)))
+                      for k, v in (("clipsim", r1), ("numpy", rn), ("jax", rj)) if v is not None}}
+
+
+def report(rows):
+    print("\n| workload | clipsim 1t | clipsim 2t | NumPy | JAX | 1t vs best peer | 2t vs best peer | 2t/1t |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        rate = lambda t: "n/a" if t is None else f"{r['draws'] / t / 1e6:.1f} M/s"  # noqa: E731
+        print(f"| {r['rule']} | {rate(r['t1'])} | {rate(r['t2'])} | {rate(r['numpy'])} | {rate(r['jax'])} | "
+              f"{r['best_peer'] / r['t1']:.2f}x | {r['best_peer'] / r['t2']:.2f}x | {r['t1'] / r['t2']:.2f}x |")
+    for r in rows:
+        print(f"  {r['rule']}: mean avg_grad_sq " + ", ".join(f"{k} {m:.4f} ± {s:.4f}" for k, (m, s) in r["means"].items()))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small workload (M=500, T=300), repeat 2")
-    ap.add_argument("--seeds", type=int, default=None, help="M (default 4000; 500 with --quick)")
-    ap.add_argument("--steps", type=int, default=None, help="T (default 1000; 300 with --quick)")
-    ap.add_argument("--repeat", type=int, default=None, help="best of N (default 3; 2 with --quick)")
-    ap.add_argument("--no-compile", action="store_true", help="skip the fresh-process compile timings")
+    ap.add_argument("--quick", action="store_true", help="small workload (M=512, T=300), repeat 2")
+    ap.add_argument("--seeds", type=int, default=None, help="M (default 4096)")
+    ap.add_argument("--steps", type=int, default=None, help="T (default 1000)")
+    ap.add_argument("--repeat", type=int, default=None, help="best of N (default 3)")
+    ap.add_argument("--only", default=",".join(RULES), help="comma-separated workloads")
+    ap.add_argument("--no-compile", action="store_true", help="skip the cold/cached start timings")
+    ap.add_argument("--fused-ref", default=None, help="a commit with the fused kernel (e.g. facbbc7)")
     a = ap.parse_args(argv)
-    M = a.seeds or (500 if a.quick else 4000)
-    T = a.steps or (300 if a.quick else 1000)
-    R = a.repeat or (2 if a.quick else 3)
-    work = M * T * D
-    assert np.all(O.get("quadratic", D).x0 == 1.0)
-    print(f"workload: clipped SGD (eta={ETA}, clip={CLIP}), quadratic d={D}, stable(alpha={ALPHA}, beta={BETA}), "
-          f"T={T}, M={M} seeds -> {work:.3e} coordinate-steps; best of {R}")
-    print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}  (2 cores, shared machine)")
-
-    clipsim_run(8, 5, 1)  # compile or load the cache
-    rows = []
-    t1, r1 = _best(lambda: clipsim_run(M, T, 1), R)
-    rows.append(("clipsim 1 thread", t1))
-    t2, r2 = _best(lambda: clipsim_run(M, T, 2), R)
-    rows.append(("clipsim 2 threads", t2))
-    assert np.array_equal(r1, r2), "threads=1 and threads=2 differ"
-    tn, rn = _best(lambda: numpy_run(M, T), R)
-    rows.append(("NumPy vectorised (1 thread)", tn))
-    for name, factory in (("JAX vmap+scan", jax_runner), ("PyTorch batched", torch_runner)):
-        mod = "jax" if name.startswith("JAX") else "torch"
-        if not _installed(mod):
-            rows.append((name, None))
-            continue
-        try:
-            run = factory(M, T)
-            rows.append((name, _best(run, R)[0]))
-        except Exception as exc:  # noqa: BLE001 (report, do not crash the benchmark)
-            rows.append((f"{name} (failed: {type(exc).__name__}: {exc})", math.nan))
-
-    print(f"\n{'implementation':30s} {'time (s)':>9s} {'coord-steps/s':>14s} {'clipsim-1t / this':>18s} "
-          f"{'clipsim-2t / this':>18s}")
-    for name, t in rows:
-        if t is None:
-            print(f"{name:30s} {'not installed':>9s}")
-            continue
-        print(f"{name:30s} {t:9.3f} {work / t:14.3e} {t / t1:18.2f} {t / t2:18.2f}")
-    print(f"\nclipsim 2 threads / 1 thread: {t1 / t2:.2f}x   clipsim (1 thread) / NumPy: {tn / t1:.2f}x   "
-          f"clipsim (2 threads) / NumPy: {tn / t2:.2f}x")
-    # sanity: both implementations simulate the same law (means of avg_grad_sq within a few s.e.)
-    for name, r in (("clipsim", r1), ("NumPy", rn)):
-        print(f"  mean avg_grad_sq {name:8s} {r.mean():.5f} +- {r.std(ddof=1) / math.sqrt(r.size):.5f}")
-
-    ns_nf, ns_np = noise_only(M, T, R)
-    print(f"\nnoise only (stable alpha={ALPHA}, d={D}): clipsim noise_fill {ns_nf:.2f} ns/draw, NumPy CMS "
-          f"{ns_np:.2f} ns/draw (ratio {ns_np / ns_nf:.2f}x); engine total {1e9 * t1 / work:.2f} ns per "
-          f"coordinate-step on 1 thread")
-
+    M, T, R = a.seeds or (512 if a.quick else 4096), a.steps or (300 if a.quick else 1000), a.repeat or (2 if a.quick else 3)
+    print(f"sin_quadratic d={D}, stable(alpha={ALPHA}), T={T}, M={M}; best of {R}")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}  ({os.cpu_count()} cores)")
+    rows = [bench_rule(rule, M, T, R) for rule in a.only.split(",")]
+    report(rows)
+    print(f"\nstable noise alone (noise_fill, d={D}, one path): {noise_ns_per_draw(R):.1f} ns/draw")
+    if a.fused_ref:
+        old, new, mo, mn = fused_reference(a.fused_ref, M, T, R)
+        print(f"W1, 1 thread, fresh processes: fused kernel ({a.fused_ref}) {old:.3f} s, stages {new:.3f} s: "
+              f"overhead {100 * (new / old - 1):+.1f}% (means {mo} vs {mn})")
     if not a.no_compile:
-        (wi, ws), (ci, cs) = compile_times()
-        print(f"\nfresh process, warm on-disk cache: import {wi:.2f} s, first simulate {ws:.2f} s (target <= 1 s)")
-        print(f"fresh process, cold cache (empty NUMBA_CACHE_DIR): import {ci:.2f} s, first simulate {cs:.2f} s")
-    print(f"\nload average after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
+        (ci, cs), (wi, ws) = start_times()
+        print(f"cold start (empty NUMBA_CACHE_DIR): import {ci:.2f} s + first simulate {cs:.2f} s")
+        print(f"cached start: import {wi:.2f} s + first simulate {ws:.2f} s")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,28 @@
-"""The multi-seed engine: spec → packed arrays → one cached Numba kernel → per-seed records.
+"""The multi-seed engine: spec → stage program → one cached Numba kernel → per-seed records.
 
 ``simulate(objective, noise, optimizer, n_steps=T, n_seeds=M)`` runs M independent paths of T steps
 in a ``prange`` over seeds. Path m draws from the xoshiro256++ stream addressed by (seed, first_seed + m),
 so results are bitwise identical for any thread count, and seed m of a 64-seed run equals seed m of
 an 8-seed run. Nothing is reduced across seeds inside the parallel loop and ``fastmath`` is off.
 
+One step of a path reads as the data flow (:func:`_path` → :func:`_update`):
+stochastic gradient (:func:`_stoch_grad`) → the optimizer's stages (``clipsim._stages.walk`` over the
+packed chain, :class:`clipsim.optimizers.Program`) → the step (``_stages.descend``) → metrics and
+records at the next iterate (:func:`_evaluate`, :func:`_accumulate`, :func:`_record`).
+
+Path state is explicit (:class:`PathStates`: iterate, stage states, RNG state, running sums, next
+step, record slot), so a caller can stop paths, clone them and restart them mid-trajectory:
+``init_states`` → ``advance(problem, states, t_stop)`` (any number of times) → ``finalise``.
+``simulate`` is exactly that sequence; splitting ``advance`` never changes a bit.
+
 Memory is O(M × (metrics + record grid)): per seed the kernel streams running sums and minima and
 stores values only on the record grid (log-spaced by default), never the trajectory.
 
 Numba cache caveat: ``cache=True`` keys a kernel's cache on its own source file only, so a cached
 kernel would keep old code of functions it calls from other modules; ``clipsim._cache`` therefore drops
-the package's caches on import whenever any kernel module's source changed.
+the package's caches on import whenever any kernel module's source changed. A configuration with a
+user's own objective, noise or stage (:mod:`clipsim.user`) runs on clones of the step loop that call
+the user's functions, compiled once per process.
 
 Stochastic gradient: population objectives ``g_t = ∇F(w_t) + ξ_t``; finite-sum objectives
 ``g_t = ∇f(w_t; z_j) + ξ_t`` with j uniform on [n] (ξ = 0 unless a noise is given). ``batch`` > 1
@@ -22,6 +34,7 @@ from __future__ import annotations
 import math
 import platform
 import time
+import types
 from dataclasses import dataclass, field
 
 import numba
@@ -34,6 +47,7 @@ from . import _validate as V
 from . import noise as _noise
 from . import objectives as _obj
 from . import _stages as _st
+from . import user as _user
 from . import optimizers as _opt
 from ._rng import randbelow, root_seed, seed_state
 
@@ -278,7 +292,7 @@ def versions():
             "python": platform.python_version()}
 
 
-@dataclass
+@dataclass(repr=False)
 class SimResult:
     """Per-seed metrics (arrays of shape (n_seeds,)) and records (shape (n_seeds, grid)) of one run.
 
@@ -337,13 +351,57 @@ class SimResult:
                 pass
         return vals
 
-    def __str__(self):
-        a = self.metrics["avg_grad_sq"]
+    def _median(self, name):
+        a = np.asarray(self.metrics[name], dtype=float)
         fin = a[np.isfinite(a)]
-        med = float(np.median(fin)) if fin.size else math.nan
+        return float(np.median(fin)) if fin.size else math.nan
+
+    def __str__(self):
         return (f"SimResult({self.config['optimizer']['name']} on {self.objective}, noise {self.noise}, "
-                f"T={self.n_steps}, seeds={self.n_seeds}, median avg_grad_sq={med:.4g}, "
+                f"T={self.n_steps}, seeds={self.n_seeds}, median avg_grad_sq={self._median('avg_grad_sq'):.4g}, "
                 f"diverged={int(self.metrics['diverged'].sum())})")
+
+    __repr__ = __str__  # short: never an array dump
+
+    def _repr_html_(self):
+        """A small HTML summary for notebooks: the setting and each metric's median, mean and range."""
+        import html
+
+        rows = []
+        for k, v in self.metrics.items():
+            a = np.asarray(v, dtype=float)
+            fin = a[np.isfinite(a)]
+            cells = [f"{x:.4g}" for x in ((np.median(fin), fin.mean(), fin.min(), fin.max()) if fin.size else [math.nan] * 4)]
+            rows.append(f"<tr><td>{html.escape(k)}</td>" + "".join(f"<td>{c}</td>" for c in cells)
+                        + f"<td>{a.size - fin.size}</td></tr>")
+        head = html.escape(f"{self.optimizer or self.config['optimizer']['name']} on {self.objective}, noise "
+                           f"{self.noise}, T={self.n_steps}, seeds={self.n_seeds}")
+        return (f"<div><b>SimResult</b>: {head}<table><tr><th>metric</th><th>median</th><th>mean</th><th>min</th>"
+                f"<th>max</th><th>non-finite</th></tr>{''.join(rows)}</table></div>")
+
+    def to_frame(self, records=False):
+        """One row per seed (pandas DataFrame): ``seed`` (the stream index) and every metric; with
+        ``records=True`` also one column per record and step, named ``grad_sq@t``."""
+        import pandas as pd  # lazily: pandas is optional (the ``frames`` extra)
+
+        first = int(self.config.get("first_seed", 0))
+        cols = {"seed": np.arange(first, first + self.n_seeds, dtype=np.int64)}
+        cols.update({k: np.asarray(v) for k, v in self.metrics.items()})
+        if records:
+            for name, arr in self.records.items():
+                for j, t in enumerate(self.record_steps):
+                    cols[f"{name}@{int(t)}"] = arr[:, j]
+        return pd.DataFrame(cols)
+
+
+def warmup():
+    """Compile (or load) the cached kernels with a tiny run: ``make venv`` calls it after installing, so
+    the first real ``simulate`` in a fresh environment loads machine code instead of compiling it. One
+    compiled signature serves every built-in objective, noise and chain (integer-code dispatch)."""
+    t0 = time.perf_counter()
+    simulate(_obj.get("quadratic", 2), _noise.stable(1.5), _opt.clipped_sgd(0.1, 1.0), n_steps=2, n_seeds=1,
+             record=2)
+    return time.perf_counter() - t0
 
 
 def record_grid(n_steps, record):
@@ -420,6 +478,69 @@ class PathStates:
                             (self.w, self.opt_state, self.rng, self.sums, self.ints, self.records)))
 
 
+# ------------------------------------------------------------------------------------------------
+# Kernels specialised to a user's objective / noise / stage (clipsim.user): compiled once per process
+# ------------------------------------------------------------------------------------------------
+_SPECIALISED = {}
+
+
+def _kernel(problem):
+    """The advance kernel for ``problem``: the cached one, or a clone calling the user's functions."""
+    obj_k = problem.objective.kernels
+    fill = problem.noise.fill if isinstance(problem.noise, _noise.UserNoise) else None
+    stage = problem.optimizer.user_stage
+    if not obj_k and fill is None and stage is None:
+        return _advance
+    key = (obj_k, fill, stage)
+    if key not in _SPECIALISED:
+        _SPECIALISED[key] = _specialise(obj_k, fill, stage)
+    return _SPECIALISED[key]
+
+
+def _specialise(obj_k, fill, stage):
+    """Clones of the step-loop functions whose ``_obj`` / ``_noise`` / ``_st`` call the user's pieces.
+
+    The clones run the very code of the cached kernel (same bytecode, other globals), so everything
+    but the user's functions behaves identically.
+    """
+    g = dict(globals())
+    if obj_k:
+        g["_obj"] = _user.shim("_obj", full_grad=obj_k[0], sample_grad=obj_k[1], population=obj_k[2])
+    if fill is not None:
+        g["_noise"] = _user.shim("_noise", noise_fill=_user_noise_fill(fill), NONE=_noise.NONE)
+    if stage is not None:
+        g["_st"] = _user.shim("_st", reset=_st.reset, materialize=_st.materialize, descend=_st.descend,
+                              walk=_user_walk(stage))
+    for name, opts in (("_stoch_grad", {}), ("_evaluate", {}), ("_update", {}), ("_path", {}),
+                       ("_advance", {"parallel": True})):
+        py = globals()[name].py_func
+        g[name] = njit(**opts)(types.FunctionType(py.__code__, g, name, py.__defaults__, py.__closure__))
+    return g["_advance"]
+
+
+def _user_noise_fill(fill):
+    @njit
+    def noise_fill(code, vector_code, params, state, out, work):
+        fill(state, out)
+    return noise_fill
+
+
+def _user_walk(fn):
+    @njit
+    def walk(codes, ptab, k0, k1, t, a, w, graw, u, st, cnt, pend):
+        for k in range(k0, k1):
+            if codes[k, 0] == _opt.USER:
+                _st.materialize(u, st, pend)
+                r, n, size, off = codes[k, 1], codes[k, 2] & 0xFFFF, codes[k, 2] >> 16, codes[k, 3]
+                hit = fn(t, u, w, ptab[r:r + n, t - 1], st[off:off + size])
+                if hit >= 0:  # a clipping operation: counts toward clip_fraction
+                    cnt[0] += hit
+                    cnt[1] += 1
+            else:
+                _st.walk(codes, ptab, k, k + 1, t, a, w, graw, u, st, cnt, pend)
+    return walk
+
+
 def init_states(problem, seeds) -> PathStates:
     """States at t = 1 for the paths with the given stream indices (path m uses (root, seeds[m]))."""
     seeds = np.ascontiguousarray(seeds, dtype=np.int64)
@@ -440,7 +561,7 @@ def advance(problem, states, t_stop=None):
     """
     t1 = problem.n_steps + 2 if t_stop is None else int(t_stop)
     with numba.parallel_chunksize(_CHUNK):
-        _advance(np.int64(t1), *problem.kernel_args(), states.w, states.opt_state, states.rng, states.sums,
+        _kernel(problem)(np.int64(t1), *problem.kernel_args(), states.w, states.opt_state, states.rng, states.sums,
                  states.ints, states.records)
 
 

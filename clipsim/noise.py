@@ -86,7 +86,7 @@ closed form and must not be silently passed off as one).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -773,6 +773,9 @@ class Noise:
         """Inverse of :meth:`to_dict` (missing optional keys take the constructor defaults)."""
         if not isinstance(d, dict) or "family" not in d:
             raise ValueError(f"noise = {d!r} is not allowed: must be a dict with a 'family' key")
+        from . import user  # a user noise (clipsim.noise.custom), once its module is imported
+        if user.lookup("noise", d["family"]) is not None and set(d) == {"family"}:
+            return user.lookup("noise", d["family"])
         fam = _v.choice("family", d["family"], tuple(FAMILY_CODES))
         allowed = set(_PARAM_NAMES[fam]) | {"family"} | ({"vector"} if fam != "none" else set())
         for k in d:
@@ -872,3 +875,86 @@ student_t = Noise.student_t
 lomax = Noise.lomax
 gaussian = Noise.gaussian
 none = Noise.none
+
+
+# ------------------------------------------------------------------------------------------------
+# User noise (clipsim.user): a @numba.njit fill(state, out) drawing from the path's stream
+# ------------------------------------------------------------------------------------------------
+USER_CODE = 99  # never a built-in family code; kernels specialised to the user's fill see it
+
+
+@dataclass(frozen=True)
+class UserNoise(Noise):
+    """A user's noise sampler (build with :func:`custom`); mean zero is the user's responsibility."""
+
+    fill: object = field(default=None, compare=False, repr=False)
+    user_tail_index: float = math.inf
+
+    def __post_init__(self):  # validated by custom()
+        pass
+
+    @property
+    def code(self) -> int:
+        return USER_CODE
+
+    @property
+    def vector_code(self) -> int:
+        return IID
+
+    def pack(self):
+        return USER_CODE, IID, np.zeros(4, dtype=np.float64)
+
+    @property
+    def tail_index(self) -> float:
+        return self.user_tail_index
+
+    @property
+    def mean(self) -> float:
+        return 0.0
+
+    def moment(self, p) -> float:
+        raise ValueError(f"moment of the user noise {self.family!r} is not known in closed form: estimate it "
+                         f"from sample_vectors")
+
+    def norm_moment(self, p, dim) -> float:
+        raise ValueError(f"norm_moment of the user noise {self.family!r} is not known in closed form: estimate "
+                         f"it from sample_vectors")
+
+    def sample(self, n, seed=0) -> np.ndarray:
+        """n draws of the first coordinate, row i from stream (seed, i) (a Python loop: for tests)."""
+        return self.sample_vectors(n, 1, seed)[:, 0]
+
+    def sample_vectors(self, n, dim, seed=0) -> np.ndarray:
+        """(n, dim) array; row i is the first draw of path i's stream (seed, i), as in the engine."""
+        n, d = _v.integer("n", n, 0), _v.integer("dim", dim, 1)
+        root, out, state = root_seed(seed), np.empty((n, d)), np.empty(4, dtype=np.uint64)
+        for i in range(n):
+            seed_state(root, np.uint64(i), state)
+            self.fill(state, out[i])
+        return out
+
+    def to_dict(self) -> dict:
+        return {"family": self.family}
+
+    def __str__(self) -> str:
+        return f"{self.family}(user)"
+
+    def describe(self) -> str:
+        return f"user noise {self.family!r}, tail index {self.user_tail_index:g}"
+
+
+def custom(fill, *, name, tail_index=math.inf) -> UserNoise:
+    """A user noise: ``fill(state, out)`` (``@numba.njit``) fills the d-vector ``out`` from the path's
+    stream ``state`` with ``clipsim.user.uniform(state)`` / ``standard_normal(state)``.
+
+    ``tail_index``: sup{p: E|X|^p < inf} (inf if all moments exist), used by checks. Registered under
+    ``name``; kernels specialised to ``fill`` compile once per process (see :mod:`clipsim.user`).
+    """
+    from . import user
+
+    if not hasattr(fill, "py_func"):
+        raise ValueError(f"fill = {fill!r} is not allowed: must be a @numba.njit function fill(state, out)")
+    if not isinstance(name, str) or not name or name in FAMILY_CODES:
+        raise ValueError(f"name = {name!r} is not allowed: must be a new name (not a built-in family)")
+    ti = _v.real("tail_index", tail_index, 0.0, math.inf, lo_open=True)
+    return user.register("noise", name, UserNoise(name, "iid", 1.0, 0.0, 0.0, fill, ti))

@@ -35,7 +35,7 @@ from scipy import special
 from . import _limits
 from . import _validate as V
 
-QUADRATIC, GEMAN_MCCLURE, SIN_QUADRATIC, ROBUST_REGRESSION, LEAST_SQUARES = 0, 1, 2, 3, 4
+QUADRATIC, GEMAN_MCCLURE, SIN_QUADRATIC, ROBUST_REGRESSION, LEAST_SQUARES, CUSTOM = 0, 1, 2, 3, 4, 5
 
 _N_TAU, _N_LEG = 48, 40  # quadrature sizes for the robust-regression population risk
 
@@ -63,6 +63,8 @@ class Objective:
     X: np.ndarray = field(repr=False, compare=False)
     y: np.ndarray = field(repr=False, compare=False)
     pop_f_star: float = math.nan
+    #: user objectives (:func:`custom`): their (full_grad, sample_grad, population) kernels
+    kernels: tuple = field(default=(), repr=False, compare=False)
 
     # ---- plain data -------------------------------------------------------------------------
     def to_dict(self):
@@ -85,15 +87,18 @@ class Objective:
             raise ValueError(f"w has shape {w.shape}: must be ({self.dim},) for {self}")
         return w
 
+    def _k(self, k):
+        return self.kernels[k] if self.kernels else (full_grad, sample_grad, population)[k]
+
     def value(self, w):
         """F(w): the optimised function (F_S for finite sums)."""
         g = np.empty(self.dim)
-        return full_grad(self.code, self.fparams, self.X, self.y, self._w(w), g)
+        return self._k(0)(self.code, self.fparams, self.X, self.y, self._w(w), g)
 
     def grad(self, w):
         """∇F(w) (∇F_S for finite sums)."""
         g = np.empty(self.dim)
-        full_grad(self.code, self.fparams, self.X, self.y, self._w(w), g)
+        self._k(0)(self.code, self.fparams, self.X, self.y, self._w(w), g)
         return g
 
     def sample_grad(self, w, i):
@@ -102,18 +107,18 @@ class Objective:
             raise ValueError(f"sample_grad needs a finite-sum objective; {self.name} is a population objective")
         i = V.integer("i", i, 0, self.n - 1)
         g = np.empty(self.dim)
-        sample_grad(self.code, self.fparams, self.X, self.y, self._w(w), i, g)
+        self._k(1)(self.code, self.fparams, self.X, self.y, self._w(w), i, g)
         return g
 
     def population_value(self, w):
         """Population risk F(w) = E f(w; z) (equals :meth:`value` when there is no population)."""
         g = np.empty(self.dim)
-        return population(self.code, self.fparams, self.X, self.y, self._w(w), g)
+        return self._k(2)(self.code, self.fparams, self.X, self.y, self._w(w), g)
 
     def population_grad(self, w):
         """Population gradient ∇F(w)."""
         g = np.empty(self.dim)
-        population(self.code, self.fparams, self.X, self.y, self._w(w), g)
+        self._k(2)(self.code, self.fparams, self.X, self.y, self._w(w), g)
         return g
 
 
@@ -324,10 +329,67 @@ def _least_squares(dim, p):
 
 
 def from_dict(d) -> Objective:
-    """Inverse of :meth:`Objective.to_dict`."""
+    """Inverse of :meth:`Objective.to_dict` (a user objective: once its module is imported)."""
     d = dict(V.table("objective", d))
     try:
         name, dim = d.pop("name"), d.pop("dim")
     except KeyError as e:
         raise ValueError(f"objective: missing key {e.args[0]!r}: an objective needs 'name' and 'dim'") from None
+    from . import user
+
+    mine = user.lookup("objective", name)
+    if mine is not None:
+        if dim != mine.dim or d:
+            raise ValueError(f"objective {name}: dim = {dim!r} and {sorted(d)} are not allowed: the user "
+                             f"objective is defined with dim = {mine.dim} and no parameters")
+        return mine
     return get(name, dim, **d)
+
+
+def custom(value_and_grad, dim, *, L, f_star=math.nan, x0=None, name="custom", sample_grad=None, n=0,
+           mu=math.nan) -> Objective:
+    """A user objective from ``@numba.njit`` functions (see :mod:`clipsim.user`).
+
+    ``value_and_grad(w, grad) -> float`` writes ∇F(w) into ``grad`` and returns F(w) (F_S for a
+    finite sum). A finite sum also gives ``sample_grad(w, j, grad)``, the per-sample gradient
+    ∇f(w; z_j), and ``n``: step t then uses j uniform on [n], like the built-in finite sums. ``L``:
+    smoothness (used by the bounds), ``f_star``: inf F (nan if unknown), ``x0``: default start
+    (zeros). Registered under ``name``; its kernels compile once per process.
+    """
+    from . import user
+
+    if not hasattr(value_and_grad, "py_func"):
+        raise ValueError(f"value_and_grad = {value_and_grad!r} is not allowed: must be a @numba.njit function")
+    if name in NAMES:
+        raise ValueError(f"name = {name!r} is not allowed: it is a built-in objective")
+    dim = V.integer("dim", dim, 1, 1_000_000)
+    n = V.integer("n", n, 0, 10_000_000)
+    if (sample_grad is None) != (n == 0):
+        raise ValueError(f"sample_grad = {sample_grad!r} with n = {n} is not allowed: a finite sum needs both, "
+                         f"a population objective neither")
+    x0 = np.zeros(dim) if x0 is None else np.array(x0, dtype=np.float64)
+    if x0.shape != (dim,) or not np.all(np.isfinite(x0)):
+        raise ValueError(f"x0 has shape {x0.shape}: must be a finite vector of shape ({dim},)")
+    f_star = math.nan if f_star is None or (isinstance(f_star, float) and math.isnan(f_star)) else V.real("f_star", f_star)
+    obj = Objective(name, dim, (), CUSTOM, V.positive("L", L), f_star, n > 0, n,
+                    math.nan if mu is None else float(mu), x0, np.zeros(1), np.zeros((n, 0)), np.zeros(0),
+                    kernels=_user_kernels(value_and_grad, sample_grad))
+    return user.register("objective", name, obj)
+
+
+def _user_kernels(vg, sg):
+    """(full_grad, sample_grad, population) with the built-in signatures, calling the user's functions."""
+    @njit
+    def user_full_grad(code, fp, X, y, w, out):
+        return vg(w, out)
+
+    if sg is None:
+        @njit
+        def user_sample_grad(code, fp, X, y, w, j, out):
+            raise ValueError("sample_grad of a population objective")
+    else:
+        @njit
+        def user_sample_grad(code, fp, X, y, w, j, out):
+            sg(w, j, out)
+
+    return user_full_grad, user_sample_grad, user_full_grad

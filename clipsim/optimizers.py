@@ -311,6 +311,27 @@ def per_sample(*inner, micro_batches=None) -> Stage:
     return Stage("per_sample", (("micro_batches", micro_batches),), stages)
 
 
+def user_stage(fn, *, name, params=None, state_size=0) -> Stage:
+    """A user's stage: ``fn(t, u, w, params, state)`` (``@numba.njit``) transforms the update u in place.
+
+    ``fn`` returns an int: 1 if it clipped at this step, 0 if it could have but did not (both count
+    toward ``clip_fraction``), -1 if it is not a clipping operation. ``params``: {name: number or Schedule}, passed to ``fn`` in this order as a float64 array of their
+    values at step t; ``state_size``: floats of per-path state (an int, or "d" for the dimension),
+    zero at t = 1. One user stage function per chain; compiled once per process (:mod:`clipsim.user`).
+    """
+    from . import user
+
+    if not hasattr(fn, "py_func"):
+        raise ValueError(f"fn = {fn!r} is not allowed: must be a @numba.njit function fn(t, u, w, params, state)")
+    if not isinstance(name, str) or not name or name in _STAGE_DECL:
+        raise ValueError(f"name = {name!r} is not allowed: must be a new stage name")
+    if state_size != "d":
+        state_size = V.integer("state_size", state_size, 0, 1_000_000)
+    user.register("stage", name, fn)
+    scalars = tuple((k, _scalar(name, k, v, -math.inf, math.inf, _OPEN, _OPEN)) for k, v in (params or {}).items())
+    return Stage("user", (("name", name),) + scalars + (("state_size", state_size),))
+
+
 def _stages_of(parts, where):
     for p in parts:
         if isinstance(p, Stage):
@@ -372,6 +393,14 @@ class Optimizer:
     def has_momentum(self):
         return any(s.kind in ("ema", "heavy_ball") for s in self.stages)
 
+    @property
+    def user_stage(self):
+        """The user stage function of this chain, or None."""
+        from . import user
+
+        names = [s.get("name") for s in self.stages if s.kind == "user"]
+        return user.lookup("stage", names[0]) if names else None
+
     def _flat(self):
         for s in self.stages:
             yield from s.inner
@@ -432,6 +461,9 @@ def chain(*stages, batch=None) -> Optimizer:
             raise ValueError(f"chain: descent is stage {k + 1} of {len(flat)}: it must be the last one")
         if s.kind == "per_sample" and k != 0:
             raise ValueError(f"chain: per_sample is stage {k + 1}: it must be the first one")
+    users = {s.get("name") for s in flat if s.kind == "user"}
+    if len(users) > 1:
+        raise ValueError(f"chain: user stages {sorted(users)} are not allowed together: one user stage function per chain")
     if flat[0].kind == "per_sample":
         A = flat[0].get("micro_batches") or batch
         if batch % A:
@@ -447,7 +479,7 @@ class Program:
     """A packed chain for horizon T.
 
     ``meta`` int64[8]: stages, inner (per-sample) stages, micro-batches A (0: no per-sample loop),
-    batch, state size per path, whether the raw gradient is kept, user-stage slot, 0.
+    batch, state size per path, whether the raw gradient is kept, 0, 0.
     ``codes`` int64[n, 4]: code, first schedule row, flags, state offset. ``sched`` float64[rows, T]:
     every scalar of every stage at t = 1..T; row 0 is η. Inner stages come first.
     """
@@ -476,6 +508,13 @@ def _pack(opt, T, d):
         stages = stages[1:]
     rows, codes, off, raw = [np.ascontiguousarray(opt.eta.values(T))], [], 0, 0
     for s in inner + stages:
+        if s.kind == "user":
+            scal = [v for k, v in s.params if k not in ("name", "state_size")]
+            size = d if s.get("state_size") == "d" else s.get("state_size")
+            codes.append((USER, len(rows), len(scal) | size << 16, off))  # flags: params | state size << 16
+            rows.extend(v.values(T) for v in scal)
+            off += size
+            continue
         code, scalars, flag_names, size = _STAGE_DECL[s.kind]
         first = 0 if s.kind == "descent" else len(rows)
         for n, lo, hi, lo_open, hi_open in scalars:
@@ -491,7 +530,7 @@ def _pack(opt, T, d):
             raw |= f["source"] == "gradient"
         codes.append((code, first, flags, off))
         off += size(d, f)
-    meta = np.array([len(codes), len(inner), A, opt.batch, off, int(raw), -1, 0], dtype=np.int64)
+    meta = np.array([len(codes), len(inner), A, opt.batch, off, int(raw), 0, 0], dtype=np.int64)
     return Program(meta, np.array(codes, dtype=np.int64).reshape(-1, 4), np.ascontiguousarray(np.vstack(rows)))
 
 
@@ -689,13 +728,19 @@ def stage_from_dict(d) -> Stage:
     d = dict(d)
     kind = d.pop("stage", None)
     kind = _STAGE_ALIASES.get(kind, kind)
-    V.choice("stage", kind, tuple(STAGES) + tuple(_STAGE_ALIASES))
-    if kind == "user_stage":
-        raise ValueError("stage 'user_stage' cannot be built from plain data: load the user's module "
-                         "(a sweep's [sweep] allow_code = true with module = ...) and name its stage")
+    V.choice("stage", kind, tuple(STAGES) + tuple(_STAGE_ALIASES) + ("user",))
     for k, v in list(d.items()):
         if isinstance(v, dict) and k != "stages":
             d[k] = schedule_from_dict(v)
+    if kind == "user":
+        from . import user
+
+        fn = user.lookup("stage", d.get("name"))
+        if fn is None:
+            raise ValueError(f"stage user: name = {d.get('name')!r} is not a registered user stage: import the "
+                             f"module that defines it (a sweep: [sweep] allow_code = true, module = ...)")
+        name, size = d.pop("name"), d.pop("state_size", 0)
+        return user_stage(fn, name=name, params=d, state_size=size)
     if kind == "per_sample":
         inner = [stage_from_dict(s) for s in d.pop("stages", [])]
         return _call("stage per_sample", lambda micro_batches=None: per_sample(*inner, micro_batches=micro_batches), d)

@@ -9,6 +9,7 @@ Format (all tables but ``[sweep]``, ``[objective]``, ``[noise]`` and ``[optimize
     seed = 0                   # root seed
     streams = "independent"    # or "common": see "Random streams" below
     record = 12                # log-spaced record points (optional)
+    # allow_code = true, module = "pieces.py"   # user pieces (docs/howto_own_pieces.md): runs its code
 
     [vars]                     # constants usable in expressions
     c_eta = 0.5
@@ -25,6 +26,7 @@ Format (all tables but ``[sweep]``, ``[objective]``, ``[noise]`` and ``[optimize
     name = "clipped_sgd"
     eta = {kind = "horizon", c = {expr = "c_eta"}, a = {expr = "-alpha/(3*alpha - 2)"}}
     clip = {kind = "horizon", c = 1.0, a = {expr = "1/(3*alpha - 2)"}}
+    # or a chain: stages = [{stage = "clip_by_global_norm", clip = 1.0}, {stage = "sgd", eta = 0.1}]
 
     [grid]                     # dotted paths → lists; the cells are their Cartesian product
     "noise.alpha" = [1.25, 1.5, 1.75, 2.0]
@@ -70,6 +72,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -83,7 +86,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 TOP_KEYS = ("sweep", "vars", "objective", "noise", "optimizer", "grid", "check", "figure")
-SWEEP_KEYS = ("name", "description", "n_steps", "seeds", "seed", "record", "x0", "streams")
+SWEEP_KEYS = ("name", "description", "n_steps", "seeds", "seed", "record", "x0", "streams", "allow_code", "module")
 STREAMS = ("independent", "common")
 CHECK_KEYS = ("bound", "metric", "delta", "values", "calibrate", "confidence", "where", "rate", "statistic",
               "tolerance", "n_boot", "growth", "shape")
@@ -235,6 +238,7 @@ def from_spec(spec, path="") -> Sweep:
     _check_keys("[sweep]", sw, SWEEP_KEYS)
     for k in ("objective", "noise", "optimizer"):
         V.table(f"[{k}]", spec[k])
+    user_module = _load_user_module(sw, path) if "module" in sw else None
     stem = re.sub(r"[^A-Za-z0-9._-]", "_", path.rsplit("/", 1)[-1].removesuffix(".toml")).lstrip(".") if path else ""
     name = sw.get("name") or stem or "sweep"
     grid = spec.get("grid", {})
@@ -301,6 +305,8 @@ def from_spec(spec, path="") -> Sweep:
                   "seed": V.integer("seed", top["seed"], 0, 2**63 - 1), "record": sw.get("record")}
         if sw.get("x0") is not None:
             config["x0"] = V.reals("[sweep] x0", sw["x0"], scalar_ok=False)
+        if user_module:
+            config["user_module"] = user_module
         config["streams"], config["root_seed"] = streams, config["seed"]
         if streams == "independent":
             config["seed"] = cell_stream_seed(config["root_seed"], config)
@@ -446,6 +452,14 @@ def check_figure(spec, name, cells):
     V.safe_name("figure name", name)
     paths = sorted({p for c in cells for p, _ in c.coords})
     _check_figure(f"[[figure]] {name}", spec, cells, paths)
+def _load_user_module(sw, path):
+    """Import [sweep] module (user pieces, clipsim.user) if allow_code = true; its content hash keys the cells."""
+    from . import user
+
+    file = os.path.join(os.path.dirname(path), sw["module"]) if path else sw["module"]
+    user.load_module(file, allow_code=sw.get("allow_code", False))
+    with open(file, "rb") as f:
+        return {"path": sw["module"], "sha256": hashlib.sha256(f.read()).hexdigest()}
 
 
 def matches(cell: Cell, where) -> bool:

@@ -139,3 +139,20 @@ def test_wrong_spec_types_are_rejected():
         simulate(QUAD, 1.5, P.sgd(0.1), n_steps=3, n_seeds=1)
     with pytest.raises(ValueError, match="optimizer"):
         simulate(QUAD, STABLE, "sgd", n_steps=3, n_seeds=1)
+
+
+def test_result_frame_repr_and_html():
+    pd = pytest.importorskip("pandas")
+    res = simulate(QUAD, STABLE, P.clipped_sgd(0.05, 1.0), n_steps=30, n_seeds=5, seed=2, record=3, first_seed=7)
+    df = res.to_frame()
+    assert isinstance(df, pd.DataFrame) and len(df) == 5
+    assert list(df["seed"]) == [7, 8, 9, 10, 11]
+    np.testing.assert_array_equal(df["avg_grad_sq"].to_numpy(), res.metrics["avg_grad_sq"])
+    assert df["diverged"].dtype == bool
+    wide = res.to_frame(records=True)
+    t = int(res.record_steps[-1])
+    np.testing.assert_array_equal(wide[f"grad_sq@{t}"].to_numpy(), res.records["grad_sq"][:, -1])
+    text = repr(res)
+    assert text.startswith("SimResult(clipped_sgd") and "[" not in text.split("noise")[0] and len(text) < 300
+    html = res._repr_html_()
+    assert html.count("<tr>") == len(res.metrics) + 1 and "avg_grad_sq" in html

@@ -1,0 +1,79 @@
+"""The user's own pieces: an objective, a noise sampler and a stage written as ``@numba.njit`` functions.
+
+- :func:`clipsim.objectives.custom` — ``value_and_grad(w, grad) -> float`` writes ∇F(w) into ``grad``
+  and returns F(w); for a finite sum also ``sample_grad(w, j, grad)`` (∇f(w; z_j), j uniform on [n]).
+- :func:`clipsim.noise.custom` — ``fill(state, out)`` fills the d-vector ``out`` from the path's
+  random stream ``state``: draw with :func:`uniform` / :func:`standard_normal` below (never with
+  ``np.random``, which is neither addressed per path nor reproducible across threads).
+- :func:`clipsim.optimizers.user_stage` — ``fn(t, u, w, params, state) -> int`` transforms the update
+  ``u`` in place at step t (``params``: the stage's scalars at step t; ``state``: its own float64
+  array) and returns 1 / 0 if it clipped / did not (counted in ``clip_fraction``), -1 if it does not clip.
+
+Cost: a configuration with user pieces runs on kernels specialised to those functions, compiled once
+per process (seconds, like any Numba function) and not cached on disk. Everything else (addressed
+streams, bitwise reproducibility across threads, divergence handling, records, checks, sweeps) is
+the same code path as the built-in pieces.
+
+Each piece is registered under its ``name`` so that plain data (``{"name": "my_objective"}``) and
+sweeps can refer to it once the module defining it is imported. A sweep imports such a module only
+with an explicit opt-in, since that runs its code: ``[sweep] allow_code = true`` and
+``module = "path/to/pieces.py"`` (a path relative to the spec file).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import types
+
+from ._rng import standard_normal, uniform  # noqa: F401  (the helpers user samplers call)
+
+OBJECTIVES: dict = {}
+NOISES: dict = {}
+STAGES: dict = {}
+_LOADED: dict = {}
+
+
+def register(kind, name, spec):
+    """Record a user piece under ``name`` (ValueError if a different piece already has it)."""
+    table = {"objective": OBJECTIVES, "noise": NOISES, "stage": STAGES}[kind]
+    old = table.get(name)
+    if old is not None and old is not spec and old != spec:
+        raise ValueError(f"{kind} name = {name!r} is not allowed: another user {kind} is registered under it")
+    table[name] = spec
+    return spec
+
+
+def lookup(kind, name):
+    """The registered user piece, or None."""
+    return {"objective": OBJECTIVES, "noise": NOISES, "stage": STAGES}[kind].get(name)
+
+
+def load_module(path, *, allow_code=False):
+    """Import the Python file ``path`` (which defines and registers user pieces); runs its code.
+
+    ``allow_code`` must be True: loading a module is code execution, so callers opt in explicitly.
+    A file is imported once per process.
+    """
+    if allow_code is not True:
+        raise ValueError(f"module = {str(path)!r} is not allowed without allow_code = true: importing it runs its code")
+    path = os.path.abspath(os.fspath(path))
+    if not os.path.isfile(path):
+        raise ValueError(f"module = {path!r} is not allowed: no such file")
+    if path in _LOADED:
+        return _LOADED[path]
+    name = "clipsim_user_" + os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    _LOADED[path] = mod
+    return mod
+
+
+def shim(name, **functions):
+    """A module object holding ``functions``: a kernel clone reads ``_obj.full_grad`` etc. from it."""
+    mod = types.ModuleType(name)
+    for k, v in functions.items():
+        setattr(mod, k, v)
+    return mod
