@@ -400,7 +400,7 @@ def run_check(spec, results):
     _refuse_asymmetric(bound, results)
     calib = spec.get("calibrate")
     missing = [h.name for h in bound.hidden_constants if h.name not in spec.get("values", {})]
-    shape_only = calib is None and missing and (spec.get("rate") or spec.get("growth"))
+    shape_only = calib is None and missing and (spec.get("rate") or spec.get("growth") or spec.get("shape"))
     out["note"] = (f"Per-cell verdicts need a value for {', '.join(missing)} (or `calibrate`); this check "
                    f"tests the shape only." if shape_only else "")
     if results and _is_record(spec, bound, results[0][1]) and (calib is not None or spec.get("rate")
