@@ -212,6 +212,9 @@ def check(bound, result, delta=None, *, confidence=0.95, calibrate=False, n_boot
           **values) -> BoundCheck:
     """Check ``bound`` against the seeds of ``result``.
 
+    A bound tagged ``symmetric_noise`` (proved for symmetric noise only) is refused with a ValueError
+    when ``result.noise`` is asymmetric (``noise.lomax``, stable with beta != 0).
+
     Values: ``result.theory_values()`` (called with ``alpha`` when given) merged with ``values``
     (the caller's win); ``delta`` is assigned to the bound's delta symbol. Steps and rules:
 

@@ -11,7 +11,19 @@ Each ``[[check]]`` of a sweep spec is run against the stored cells:
   (:func:`clipsim.stats.test_calibrated`), per δ;
 - ``rate = "n_steps"`` (or ``"objective.n"``): the log-log slope of the ``statistic`` (default
   median) against that grid variable, per group of the other grid values, with its bootstrap CI,
-  against the bound's exponent (:meth:`theory.Bound.exponent`); ``tolerance`` sets a practical band.
+  against the bound's exponent (:meth:`theory.Bound.exponent`, with the run's horizon-prescribed
+  eta/lam substituted when the bound's expression carries them); ``tolerance`` sets a practical band;
+- ``shape = ["n_steps", "delta", ...]``: does ``(1-δ)-quantile / B(δ)`` trend in that variable across
+  the cells (:func:`shape_test`, :func:`clipsim.stats.shape_trend`);
+- ``growth = true``: per cell, polylog versus polynomial growth in 1/δ (:func:`clipsim.stats.delta_growth`).
+
+Family verdict of a check (:func:`cell_family`, :func:`calibration_family`): its members are the
+(cell, δ) pairs it decides; "violated" by Holm's step-down over the members' exact binomial p-values
+(family-wise error <= (1-confidence)/2 under any dependence), "holds" when every member holds (an
+intersection-union claim: no correction needed), else "inconclusive". Calibration and shape tests
+refuse cells that share random streams (``[sweep] streams = "common"``); bounds tagged
+``symmetric_noise`` are refused on asymmetric noise. ``bound`` may be a registry name or an inline
+table parsed by :func:`theory.parse_bound` (:func:`resolve_bound`).
 
 Mapping metrics to a bound's quantity, and values:
 
@@ -388,7 +400,7 @@ def run_check(spec, results):
     _refuse_asymmetric(bound, results)
     calib = spec.get("calibrate")
     missing = [h.name for h in bound.hidden_constants if h.name not in spec.get("values", {})]
-    shape_only = calib is None and missing and (spec.get("rate") or spec.get("growth"))
+    shape_only = calib is None and missing and (spec.get("rate") or spec.get("growth") or spec.get("shape"))
     out["note"] = (f"Per-cell verdicts need a value for {', '.join(missing)} (or `calibrate`); this check "
                    f"tests the shape only." if shape_only else "")
     if results and _is_record(spec, bound, results[0][1]) and (calib is not None or spec.get("rate")

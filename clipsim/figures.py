@@ -130,7 +130,13 @@ def _rate(spec, items, ax, default_metric):
         ax.errorbar(xs[ok], est[ok], yerr=[lo_err[ok], hi_err[ok]], fmt="o-", ms=3, color=color, capsize=2,
                     label=label)
         if bound is not None and not signed and ok.sum() >= 2:
-            bx, by, how = _bound_curve(bound, spec, group, x, stat, metric)
+            try:
+                bx, by, how = _bound_curve(bound, spec, group, x, stat, metric)
+            except ValueError as e:  # the bound needs values the run does not give: its slope only
+                vals = _resolve(dict(spec.get("values", {})), group[0][0].variables, "figure values")
+                r = float(bound.exponent(var, **({"alpha": vals["alpha"]} if "alpha" in vals else {})))
+                bx, by = xs[ok], est[ok][0] * (xs[ok] / xs[ok][0]) ** r
+                how = f"slope {r:.3f} only ({str(e).split(': ', 1)[-1]})"
             ax.plot(bx, by, "--", color=color, lw=1, label=f"bound, {how}" if i == 0 else None)
     ax.set_xscale("log")
     ticks = np.unique(np.concatenate([xs for _, _, xs, *_ in series]))
@@ -176,8 +182,9 @@ def _bound_curve(bound, spec, group, x, stat, metric):
     B = np.array([r[1] for r in rows])
     if not rows[0][3]:
         return xs, B, f"δ = {delta:g}" if delta is not None else "as given"
-    C = St.calibrate_constant([St.Cell(rows[0][2], rows[0][1])], delta if delta is not None else 0.5).C
-    return xs, C * B, f"C·B(δ={delta:g}), {', '.join(rows[0][3])} fitted at the smallest {x}"
+    C = St.calibrate_constant([St.Cell(rows[0][2], rows[0][1])], 1.0 - q).C
+    what = f"C·B(δ={delta:g})" if delta is not None else "C·B"
+    return xs, C * B, f"{what}, {', '.join(rows[0][3])} fitted at the smallest {x}"
 
 
 def _quantile_delta(spec, items, ax):

@@ -35,7 +35,7 @@ Format (all tables but ``[sweep]``, ``[objective]``, ``[noise]`` and ``[optimize
                  {label = "momentum", name = "clipped_momentum", eta = 0.1, clip = 1.0, beta = 0.9}]
 
     [[check]]                  # bound checks run by `clipsim check`
-    bound = "li_liu_2023_clipped_sgd"
+    bound = "li_liu_2023_clipped_sgd"   # or your own: {name, expr, quantity, kind, delta, hidden}
     delta = [0.1, 0.01]
     values = {alpha = {expr = "alpha - 0.05"}, C_opt = 1.0}
     calibrate = {n_steps = [100, 1000]}   # cells whose values match calibrate hidden constants

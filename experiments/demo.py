@@ -22,10 +22,13 @@ SPECS = ("e3_failure_probability.toml", "e1_rate.toml", "e1_objectives.toml", "e
 
 def _claim(ev):
     spec = ev["spec"]
+    where = (" on " + ", ".join(f"{k}={v}" for k, v in spec["where"].items())) if spec.get("where") else ""
     if spec.get("calibrate") is not None:
         cal = ", ".join(f"{k}={v}" for k, v in spec["calibrate"].items())
-        return f"C fitted on {cal}, held out on the other cells, δ ∈ {spec.get('delta')}"
-    return f"per cell, δ ∈ {spec.get('delta')}"
+        return f"C fitted on {cal}, held out on the other cells{where}, δ ∈ {spec.get('delta')}"
+    if ev.get("family") is None:
+        return f"shape only (no constant){where}, δ ∈ {spec.get('delta')}"
+    return f"per cell{where}, δ ∈ {spec.get('delta')}"
 
 
 def verdict_table(evaluated):

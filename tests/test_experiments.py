@@ -217,3 +217,23 @@ def test_demo_report_opens_with_family_and_per_cell_verdicts():
     for c in ev["calibration"][0][3].cells:
         assert f"| {c.label} | 0.1 |" in text
     assert rates_and_growth([(sw, [ev])]).startswith("## Rates")
+
+
+def test_rate_figure_draws_the_bound_or_says_why_only_its_slope(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    sw, res = _results(CLIP)
+    labels = []
+    orig = matplotlib.axes.Axes.plot
+
+    def spy(self, *a, **k):
+        labels.append(k.get("label"))
+        return orig(self, *a, **k)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", spy)
+    plot_figure({"kind": "rate", "x": "n_steps", "bound": "li_liu_2023_clipped_sgd",
+                 "values": {"alpha": 1.4}}, res, str(tmp_path), "b1")
+    assert any(lab and lab.startswith("bound, C·B(δ=0.5), C_opt fitted") for lab in labels), labels
+    labels.clear()
+    plot_figure({"kind": "rate", "x": "n_steps", "bound": "li_liu_2023_generalization"}, res, str(tmp_path), "b2")
+    assert any(lab and "slope" in lab and "no value for" in lab for lab in labels), labels
