@@ -411,7 +411,8 @@ register(Bound(
 
 # ---------------------------------------------------------------------------- 12. sign and normalized SGD
 # (engine presets: sign_sgd, majority_vote, normalized_sgd, normalized_momentum). Assumption strings
-# "symmetric_noise" mark bounds that need a noise law symmetric about 0. Added as one block.
+# symmetric_noise=True marks bounds that need a noise law symmetric about 0 (clipsim.check refuses them
+# on asymmetric noise).
 _armacki_2025 = Reference("Armacki, Bajović, Jakovetić, Kar 2025", "2507.09093",
                           note="abstract read; quantity and step schedule not read")
 
@@ -426,7 +427,8 @@ def armacki_2025_symmetric(quantity="avg_grad_norm") -> Bound:
         status_note="[V abstract] for the rate Õ(t^(-1/2)) and exponentially decaying tails; which "
                     "quantity (norm or squared norm, min or average) and the schedule were not read: [2nd]",
         reference=_armacki_2025, delta=delta, hidden_constants=(C_opt,),
-        assumptions=(_smooth, "symmetric_noise", "noise with a density symmetric about 0; no moment "
+        symmetric_noise=True,
+        assumptions=(_smooth, "noise with a density symmetric about 0; no moment "
                      "assumption (non-symmetric noise needs symmetrized mini-batch estimators)",
                      "sign, clipped or normalized SGD"),
         valid_when=_DELTA_RANGE, defaults={"log_power": 1},
@@ -458,7 +460,8 @@ register(Bound(
     quantity="avg_grad_norm", kind="high_probability", status="2nd",
     status_note="[V abstract]: Õ(ε^(-4)) samples for majority vote under symmetric noise; inverted [D]",
     reference=_kornilov, delta=delta, hidden_constants=(C_opt,),
-    assumptions=(_smooth, "symmetric_noise", "sign-SGD with majority vote over a batch; N = total samples"),
+    symmetric_noise=True,
+    assumptions=(_smooth, "noise symmetric about 0", "sign-SGD with majority vote over a batch; N = total samples"),
     valid_when=_DELTA_RANGE, defaults={"log_power": 1}, rate_var="N",
     lhs=r"\frac{1}{T}\sum_{t=1}^{T}\|\nabla F(w_t)\|_1",
     description="Majority-vote sign-SGD: (1/T)Σ||∇F||_1 ≲ N^(-1/4) up to logs, symmetric noise only.",
