@@ -39,7 +39,7 @@ import json
 import math
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -104,7 +104,7 @@ def parse_axes(search):
 
 
 def design(axes, n, seed):
-    """``n`` scrambled-Sobol points of the unit cube (seeded), rows in order (arXiv 2004.06278 scramble)."""
+    """``n`` points of a scrambled Sobol sequence in the unit cube (``scipy.stats.qmc.Sobol``, seeded)."""
     from scipy.stats import qmc
 
     if not axes:
@@ -187,6 +187,7 @@ class Visited:
     ratios: list = field(default_factory=list)   # Q/B per seed, seed order (inf for diverged seeds)
     stage: str = "design"
     keys: list = field(default_factory=list)
+    rank: tuple = (-1,)                           # (deepest halving rung reached, score there)
 
     @property
     def n(self):
@@ -365,6 +366,7 @@ class SpecProblem:
         spec["grid"] = grid
         try:
             cell = S.from_spec(spec, path=self.name).cells[0]
+            cell = replace(cell, coords=cell.coords + tuple((p, v) for p, v in point.items() if p.startswith("vars.")))
             probe = _Probe(cell.config, self.bound.quantity)
             vals = S._resolve(dict(self.fz.get("values", {})), expression_variables(cell, probe),
                               "[falsify] values")
@@ -472,6 +474,8 @@ class _Hunt:
             for v in alive:
                 self.extend(v, seeds)
             alive.sort(key=lambda v: v.score(self.delta, seeds), reverse=True)
+            for v in alive:
+                v.rank = (r, v.score(self.delta, seeds))
             top = alive[0]
             self.say(f"rung {r + 1}/{len(self.plan.rungs)}: {len(alive)} cells x {seeds} seeds; worst "
                      f"{top.label}: {top.k(seeds)}/{seeds} above B")
@@ -485,13 +489,13 @@ class _Hunt:
             return inc
         s = max(MIN_SEEDS, min(inc.n, self.plan.local_budget // (8 * len(cont))))
         left, h = self.plan.local_budget, 0.25
-        while h >= 1 / 64 and left >= s:
+        while h >= 1 / 64 and left >= 4 * s:   # a step costs at most 4s seeds (the race in _beats)
             moved = False
             for i in cont:
                 for sign in (1, -1):
                     u = list(inc.unit)
                     u[i] = min(max(u[i] + sign * h, 0.0), 1.0)
-                    v = self.visit(u, "local") if left >= s else None
+                    v = self.visit(u, "local") if left >= 4 * s else None
                     if v is None or v is inc:
                         continue
                     before = self.spent
@@ -513,12 +517,12 @@ class _Hunt:
         return True
 
     def confirm(self, inc):
-        """Re-simulate the ``confirm`` worst cells on fresh streams; exact one-sided test, Bonferroni."""
+        """Re-simulate the incumbent and the next ``confirm - 1`` cells in successive-halving order on
+        fresh streams; exact one-sided test, Bonferroni over the ``confirm`` cells."""
         n_c, m = self.plan.confirm_seeds, self.plan.confirm
         a = (1.0 - self.fz["confidence"]) / 2 / m
-        floor = min(self.plan.rungs[-1], inc.n) if self.plan.rungs else inc.n
-        pool = [v for v in self.visited.values() if v is not None and v is not inc and v.n >= max(1, floor)]
-        pool.sort(key=lambda v: ((v.k() + 0.5) / (v.n + 1), v.score(self.delta)[1]), reverse=True)
+        pool = [v for v in self.visited.values() if v is not None and v is not inc and v.rank[0] >= 0]
+        pool.sort(key=lambda v: v.rank, reverse=True)   # the successive-halving order
         out = []
         for v in [inc] + pool[:m - 1]:
             q, keys = [], []
@@ -570,6 +574,7 @@ class FalsifyResult:
     seeds_used: int = 0
     detectable: float = math.nan
     figure: str = ""
+    axes: tuple = field(default=(), repr=False)
 
     @property
     def exit_code(self):
@@ -637,7 +642,7 @@ def hunt(problem, fz, *, name="falsify", seed=0, progress=False):
     a = (1.0 - fz["confidence"]) / 2 / plan.confirm
     h = _Hunt(problem, axes, fz, plan, progress)
     bname = problem.bound.name
-    common = dict(name=name, bound=bname, delta=fz["delta"], confidence=fz["confidence"], plan=plan,
+    common = dict(name=name, bound=bname, delta=fz["delta"], confidence=fz["confidence"], plan=plan, axes=axes,
                   detectable=detectable(plan.confirm_seeds, fz["delta"], a))
     if critical_count(plan.confirm_seeds, fz["delta"], a) > plan.confirm_seeds or plan.rungs[0] < 1:
         why = (f"budget too small to say anything: {fz['budget']} seeds leave {plan.confirm_seeds} confirmation "
@@ -677,8 +682,6 @@ def falsify(spec_or_path, store=None, budget=None, *, progress=False, threads=No
     problem = SpecProblem(sw, fz, store, threads)
     res = hunt(problem, fz, name=sw.name, seed=problem.root, progress=progress)
     if figure and store is not None and res.visited:
-        from dataclasses import replace
-
         res = replace(res, figure=plot_search(res, os.path.join(store.path, "figures")))
     return res
 
@@ -749,6 +752,11 @@ def plot_search(r, out_dir):
     for v, x, y in zip(r.visited, xs, ys):
         if v.label in conf:
             ax.scatter([x], [y], marker="*", s=250, facecolor="none", edgecolor="red")
+    logs = {a.path for a in r.axes if a.log}
+    if paths and paths[0] in logs:
+        ax.set_xscale("log")
+    if len(paths) >= 2 and paths[1] in logs:
+        ax.set_yscale("log")
     ax.set_xlabel(paths[0] if paths else "")
     ax.set_ylabel(ylab)
     ax.set_title(f"falsify {r.bound}, δ={r.delta:g}: {r.outcome.replace('_', ' ')}", fontsize=10)

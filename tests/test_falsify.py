@@ -261,3 +261,21 @@ def test_cells_outside_the_validity_conditions_are_never_proposed():
     cell, why = problem.cell({"noise.alpha": 1.5, "noise.beta": 0.5})
     assert cell is None and "symmetric" in why
     assert problem.cell({"noise.alpha": 1.5, "noise.beta": 0.0})[0] is not None
+
+
+def test_two_confirmed_cells_are_distinct_and_bonferroni_corrected():
+    res = hunt(Stub(_bad_corner), check_table({**STUB_TABLE, "budget": 3000, "confirm": 2}))
+    a, b = res.confirmations
+    assert a.point != b.point and a.n == b.n == res.plan.confirm_seeds
+    for c in res.confirmations:
+        assert c.certified == (c.pvalue <= res.level / 2)
+        assert (c.low > 0.05) == c.certified        # the interval at confidence 1 - 2 level / 2
+
+
+def test_e9_spec_loads_and_its_calibration_point_is_proposable():
+    sw = S.load(os.path.join(os.path.dirname(__file__), "..", "experiments", "e9_falsify.toml"))
+    fz = check_table(sw.spec["falsify"], sw.spec)
+    assert len(parse_axes(fz["search"])) == 5
+    cell, b = SpecProblem(sw, fz).cell({"noise.alpha": 1.5, "vars.c_eta": 0.5, "vars.c_lam": 1.0,
+                                        "n_steps": 300, "objective": {"name": "quadratic", "dim": 4}})
+    assert cell is not None and b > 0
