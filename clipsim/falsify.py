@@ -156,7 +156,7 @@ def critical_count(n, delta, a):
 
     if n < 1:
         return 1
-    k = int(sst.binom.isf(a, n, delta)) + 1   # isf gives the largest k with sf(k) > a ... approximately
+    k = int(sst.binom.isf(a, n, delta)) + 1   # a start near the answer; the loops make it exact
     while k > 0 and St.violation_pvalue(k - 1, n, delta) <= a:
         k -= 1
     while k <= n and St.violation_pvalue(k, n, delta) > a:
