@@ -15,7 +15,7 @@ import theory
 from clipsim import stats as St
 from clipsim import sweep as S
 from clipsim.cli import main
-from clipsim.falsify import (FalsifyResult, SpecProblem, check_table, critical_count, falsify, hunt,
+from clipsim.falsify import (SpecProblem, check_table, critical_count, falsify, hunt,
                              noise_is_symmetric, parse_axes, plan_budget)
 from clipsim.store import Store
 
