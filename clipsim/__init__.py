@@ -32,7 +32,8 @@ from . import noise, objectives, optimizers, stats  # noqa: E402
 from .check import BoundCheck, check  # noqa: E402
 from .decisions import SweepCheck, check_sweep  # noqa: E402
 from .engine import SimResult, simulate  # noqa: E402
+from .falsify import FalsifyResult, falsify  # noqa: E402
 from .store import Store  # noqa: E402
 
-__all__ = ["BoundCheck", "SimResult", "Store", "SweepCheck", "check", "check_sweep", "noise", "objectives", "optimizers", "simulate",
-           "stats", "__version__"]
+__all__ = ["BoundCheck", "FalsifyResult", "SimResult", "Store", "SweepCheck", "check", "check_sweep", "falsify",
+           "noise", "objectives", "optimizers", "simulate", "stats", "__version__"]

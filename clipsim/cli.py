@@ -77,6 +77,13 @@ def _parser():
     sv.add_argument("--store", default=DEFAULT_STORE)
     sv.add_argument("--repair", action="store_true",
                     help="rebuild a damaged index from the cell files, drop damaged cells, remove stale temporaries")
+    fz = sub.add_parser("falsify", help="hunt the box of a spec's [falsify] table for a certified violation",
+                        description="Exit 1 certified violation, 0 none found, 3 budget too small to decide.")
+    fz.add_argument("spec", help="sweep spec (TOML) with a [falsify] table")
+    fz.add_argument("--store", default=DEFAULT_STORE, help=f"results directory (default {DEFAULT_STORE})")
+    fz.add_argument("--budget", type=int, help="total seeds (default: [falsify] budget)")
+    fz.add_argument("--out", help="Markdown report path (default: print to stdout)")
+    fz.add_argument("--quiet", action="store_true", help="no progress output")
     return p
 
 
@@ -93,6 +100,7 @@ examples:
   clipsim failure-prob experiments/e3_failure_probability.toml --cell 0 \\
       --bound li_liu_2023_clipped_sgd --delta 0.05 --value C_opt=2 --value alpha=1.4
   clipsim export table.parquet --store results
+  clipsim falsify experiments/e9_falsify.toml --store results --out falsify.md
 
 exit codes:
   0  ok: every check holds (or the command succeeded)
@@ -149,6 +157,13 @@ def _dispatch_workbench(args):
 
         print(describe(args.name))
         return 0
+    if args.command == "falsify":
+        from .falsify import falsify
+        from .report import emit
+
+        res = falsify(args.spec, store=args.store, budget=args.budget, progress=not args.quiet)
+        emit(res.summary(), args.out)
+        return res.exit_code
     if args.command == "cells":
         from . import sweep as S
         from .store import Store

@@ -85,7 +85,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TOP_KEYS = ("sweep", "vars", "objective", "noise", "optimizer", "grid", "check", "figure")
+TOP_KEYS = ("sweep", "vars", "objective", "noise", "optimizer", "grid", "check", "figure", "falsify")
 SWEEP_KEYS = ("name", "description", "n_steps", "seeds", "seed", "record", "x0", "streams", "allow_code", "module")
 STREAMS = ("independent", "common")
 CHECK_KEYS = ("bound", "metric", "delta", "values", "calibrate", "confidence", "where", "rate", "statistic",
@@ -93,6 +93,11 @@ CHECK_KEYS = ("bound", "metric", "delta", "values", "calibrate", "confidence", "
 FIGURE_KEYS = ("kind", "x", "group", "metric", "statistic", "bound", "values", "where", "title", "name",
                "deltas", "series", "calibrate")
 FIGURE_KINDS = ("rate", "quantile_delta", "failure_probability", "gen_gap", "tail_index", "trajectory")
+#: [falsify] (clipsim.falsify): the hunted bound, its box [falsify.search] (ranges or lists), an own bound table
+FALSIFY_KEYS = ("bound", "delta", "values", "budget", "search", "confidence", "confirm", "confirm_fraction",
+                "initial")
+FALSIFY_RANGE_KEYS = ("min", "max", "log")
+FALSIFY_BOUND_KEYS = ("name", "expr", "quantity", "kind", "delta", "hidden", "valid_when")
 #: The grid is expanded (and every cell validated) before anything runs; beyond this many cells a spec is
 #: almost surely a mistake (and expanding it would itself take minutes).
 MAX_CELLS = 100_000
@@ -316,6 +321,10 @@ def from_spec(spec, path="") -> Sweep:
     checks = [_check_check(f"[[check]] #{i + 1}", c, cells, paths) for i, c in enumerate(_tables(spec, "check"))]
     figures = [_check_figure(f"[[figure]] #{i + 1}", f, cells, paths)
                for i, f in enumerate(_tables(spec, "figure"))]
+    if "falsify" in spec:
+        from .falsify import check_table
+
+        check_table(spec["falsify"], spec)
     return Sweep(name, sw.get("description", ""), tuple(cells), tuple(checks), tuple(figures), spec, path)
 
 
