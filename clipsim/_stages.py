@@ -44,7 +44,7 @@ def clip(v, lam):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def reset(pend):
     pend[_MUL] = 1.0
     pend[_DIV] = 1.0
@@ -52,7 +52,7 @@ def reset(pend):
     pend[_DECAY] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def materialize(u, st, pend):
     """Apply the pending multiplier and divisors to u (the decay stays for the step)."""
     mul, div, vo = pend[_MUL], pend[_DIV], int(pend[_VEC])
@@ -65,7 +65,7 @@ def materialize(u, st, pend):
     pend[_VEC] = -1.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def descend(w, u, h, st, pend):
     """The step w ← (1 - hλ) w - ((h·mul)·u)/div (fast paths for what is not pending)."""
     d = w.shape[0]
@@ -217,7 +217,7 @@ def _sign(u):
             u[i] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def walk(codes, sched, k0, k1, t, a, w, graw, u, st, cnt, pend):
     """Apply stages k0..k1-1 to u at step t (micro-batch index a; 0 outside ``per_sample``)."""
     for k in range(k0, k1):

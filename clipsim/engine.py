@@ -113,7 +113,7 @@ def _stoch_grad(ocode, ofp, X, y, w, grad, ncode, nvec, nparams, state, xi, work
             out[i] *= inv
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _update(t, pmeta, pcodes, ptab, ocode, ofp, X, y, ncode, nvec, nparams, state, w, grad, g, u, mb, xi,
             work, st, cnt, pend):
     """One step at w_t: stochastic gradient → stages → step (``u`` may be ``g`` itself)."""
@@ -137,7 +137,7 @@ def _update(t, pmeta, pcodes, ptab, ocode, ofp, X, y, ncode, nvec, nparams, stat
     _st.descend(w, u, ptab[0, t - 1], st, pend)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _evaluate(ocode, ofp, X, y, haspop, w, x0, grad, pgrad, out):
     """out = (F(w), ‖∇F(w)‖², ‖w - x0‖², population F, its ‖∇‖²); grad/pgrad filled."""
     out[0] = _obj.full_grad(ocode, ofp, X, y, w, grad)
@@ -156,7 +156,7 @@ def _evaluate(ocode, ofp, X, y, haspop, w, x0, grad, pgrad, out):
         out[4] = pgsq
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _accumulate(t, T, ev, sums):
     """Running metrics after evaluating w_t (sums over t ≤ T; the distance over t ≤ T + 1)."""
     if t <= T:
