@@ -1,0 +1,336 @@
+"""Rare-event estimation of a failure probability P(Q > threshold) down to 1e-8.
+
+``tail_probability(objective, noise, optimizer, n_steps=T, metric=Q, threshold=b)`` estimates
+``p = P(Q > b)`` for one per-path metric Q of the engine (``avg_grad_sq``, ``final_gap``, ...).
+
+Methods
+-------
+``"splitting"`` — generalized adaptive multilevel splitting (GAMS) on the whole trajectory
+(Cérou & Guyader 2007, doi:10.1080/07362990601139628; unbiasedness of the generalized algorithm with
+ties and a discrete-time Markov chain: Bréhier, Gazeau, Goudenège, Lelièvre & Rousset, arXiv 1505.02674).
+A replica runs ``particles`` = n paths. Each path has a score ξ_t after every iterate w_t, a function of
+the path's state at t, with ξ_{T+1} = Q; the path's level is S = max_t ξ_t ≥ Q. Each iteration kills
+the K ≥ k paths with the lowest levels (all paths tied at the k-th lowest level Z die) and replaces each
+by a clone of a uniformly chosen survivor, copied up to the first step where the survivor's score
+exceeds Z and continued from there with fresh randomness. It stops when the k-th lowest level is ≥ b.
+The replica's estimate ``Π_q (1 - K_q/n) · #{Q > b}/n`` is unbiased for E[1{Q > b} 1{S > b}] = p
+whatever the score (Bréhier et al. prove unbiasedness for any observable of the paths that reach the
+final level; the score only changes the variance). Scores: the running sum for ``avg_grad_sq``/
+``avg_grad_norm`` and the running maximum for ``max_dist`` (nondecreasing, equal to Q at the end); for
+``final_gap``/``final_grad_sq`` the current value times ``decay^(T+1-t)``, a prediction of the final
+value under a contraction by ``decay`` per step.
+
+The interval comes from R independent replicas: the mean of the R replica estimates ± the Student-t
+quantile (R - 1 degrees of freedom) times their standard error (lower end clipped at 0). Its level is
+asymptotic in R (central limit theorem over replicas); replica estimates are right-skewed, so with
+few replicas it can under-cover. The test suite measures its coverage against closed-form answers.
+
+``"mc"`` — plain Monte Carlo: the share of ``budget // T`` independent paths with Q > b and its exact
+Clopper-Pearson interval.
+
+Reproducibility: initial path i of replica r uses the engine's stream (seed, r·n + i); the clone
+written into slot i at iteration q of replica r reseeds its generator at the branching step from the
+stream addressed by (seed, r, q, i), and survivors are chosen by a generator seeded from (seed, r).
+Paths are advanced in a ``prange`` and nothing is reduced across paths inside it, so results are
+bitwise identical for any thread count.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+from numba import njit, prange, uint64
+from scipy import stats as _sps
+
+from . import _limits
+from . import _validate as V
+from . import engine as _eng
+from . import noise as _noise
+from . import objectives as _obj
+from . import optimizers as _opt
+from ._rng import seed_state, splitmix64
+from .stats import clopper_pearson
+
+#: metrics with a splitting score: "running" (nondecreasing, final value = Q) or "final"
+SCORES = {"avg_grad_sq": "running", "avg_grad_norm": "running", "max_dist": "running",
+          "final_gap": "final", "final_grad_sq": "final"}
+METHODS = ("auto", "splitting", "mc")
+_CLONE_TAG = np.uint64(0xC10E5EED5EED0001)  # separates clone streams from the engine's path streams
+
+
+# ------------------------------------------------------------------------------------------------
+# Kernels: advance each path to its own stop; reseed clones
+# ------------------------------------------------------------------------------------------------
+@njit(parallel=True, cache=True)
+def _advance_each(stops, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
+                  x0, grid, W, OS, RNG, SUMS, INTS, records):
+    for m in prange(W.shape[0]):
+        _eng._path(m, stops[m], ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes,
+                   ptab, x0, grid, W, OS, RNG, SUMS, INTS, records)
+
+
+@njit(cache=True)
+def _reseed(root, replica, iteration, slots, RNG):
+    """Row m of RNG ← the clone stream addressed by (root, replica, iteration, slots[m])."""
+    base = splitmix64(splitmix64(uint64(replica)) ^ uint64(iteration))
+    for m in range(slots.shape[0]):
+        seed_state(root ^ _CLONE_TAG, splitmix64(base ^ uint64(slots[m])), RNG[m])
+
+
+def _run_to(problem, states, stops):
+    """Advance each path m to step stops[m] (exclusive) in parallel; returns the steps taken."""
+    before = np.minimum(states.ints[:, 0], problem.n_steps + 1)
+    with numba.parallel_chunksize(1):
+        _advance_each(np.ascontiguousarray(stops, dtype=np.int64), *problem.kernel_args(), states.w,
+                      states.opt_state, states.rng, states.sums, states.ints, states.records)
+    return int((np.minimum(states.ints[:, 0], problem.n_steps + 1) - before).sum())
+
+
+def _put(dst, rows, src):
+    for name in ("w", "opt_state", "rng", "sums", "ints", "records"):
+        getattr(dst, name)[rows] = getattr(src, name)
+
+
+# ------------------------------------------------------------------------------------------------
+# Scores
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Score:
+    metric: str
+    threshold: float
+    decay: float
+    typical: float = 0.0  # a typical value of Q (median over pilot paths): the expected future part
+
+    def levels(self, problem, states):
+        """(ξ of shape (M, T+1): the score after each iterate w_1..w_{T+1} with ξ_{T+1} = Q; Q of shape (M,))."""
+        metrics, rec, _ = _eng.finalise(problem, states)
+        T, q = problem.n_steps, metrics[self.metric]
+        t = np.minimum(np.arange(1, T + 2), T)
+        with np.errstate(invalid="ignore", over="ignore"):
+            if self.metric == "avg_grad_sq":
+                phi = rec["avg_grad_sq"] * (t / T) + self.typical * (1 - t / T)
+            elif self.metric == "avg_grad_norm":
+                g = np.sqrt(rec["grad_sq"])
+                g[:, -1] = 0.0  # w_{T+1} is not part of the average
+                phi = np.cumsum(g, axis=1) / T + self.typical * (1 - t / T)
+            elif self.metric == "max_dist":
+                phi = np.maximum.accumulate(rec["dist"], axis=1)
+            else:
+                raw = rec["gap" if self.metric == "final_gap" else "grad_sq"]
+                keep = self.decay ** (T + 1 - np.arange(1, T + 2))
+                phi = raw * keep + self.typical * (1 - keep)
+        q = np.where(np.isnan(q), np.inf, q)
+        xi = np.where(np.isnan(phi), np.inf, phi)
+        xi[:, -1] = q
+        return xi, q
+
+
+def _default_decay(objective, optimizer, n_steps):
+    """(1 - η₁L)² clipped to [1e-6, 1]: the per-step contraction of F - f* under plain gradient descent."""
+    eta = float(optimizer.eta.values(n_steps)[0]) if optimizer.eta is not None else 0.0
+    a = abs(1.0 - eta * objective.L)
+    return 1.0 if a >= 1.0 else max(a * a, 1e-6)
+
+
+_PILOT_STREAMS = 2**62  # pilot paths use engine streams (seed, 2**62 + i), disjoint from the replicas'
+
+
+def _pilot_score(problem, metric, thr, decay, n):
+    """The score, with ``typical`` = median of Q over n pilot paths (independent of every replica)."""
+    st = _eng.init_states(problem, _PILOT_STREAMS + np.arange(n, dtype=np.int64))
+    work = _run_to(problem, st, np.full(n, problem.n_steps + 2))
+    q = _eng.finalise(problem, st)[0][metric]
+    typical = float(np.median(q[np.isfinite(q)])) if np.isfinite(q).any() else 0.0
+    return _Score(metric, thr, decay, 0.0 if metric == "max_dist" else typical), work
+
+
+# ------------------------------------------------------------------------------------------------
+# One replica of generalized adaptive multilevel splitting
+# ------------------------------------------------------------------------------------------------
+def _ams_replica(problem, score, r, n, k, max_iter):
+    """One GAMS replica: (estimate, work, iterations, log10 of the splitting weight)."""
+    T, thr = problem.n_steps, score.threshold
+    cur = _eng.init_states(problem, np.arange(r * n, (r + 1) * n, dtype=np.int64))
+    birth = cur.take(np.arange(n))
+    work = _run_to(problem, cur, np.full(n, T + 2))
+    xi, Q = score.levels(problem, cur)
+    S = xi.max(axis=1)
+    pick = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(problem.root), 0xA3, r])))
+    log_w, q = 0.0, 0
+    while True:
+        Z = np.partition(S, k - 1)[k - 1]
+        if Z >= thr:
+            break
+        killed = np.flatnonzero(S <= Z)
+        survivors = np.flatnonzero(S > Z)
+        if survivors.size == 0 or q >= max_iter:
+            return 0.0 if survivors.size == 0 else math.nan, work, q, -math.inf
+        parents = survivors[pick.integers(0, survivors.size, killed.size)]
+        tau = np.argmax(xi[parents] > Z, axis=1) + 1  # first step whose score exceeds Z
+        clone = birth.take(parents)
+        assert np.all(clone.ints[:, 0] <= tau)
+        work += _run_to(problem, clone, tau)  # replay the parent from its birth to the branching step
+        _reseed(problem.root, np.int64(r), np.int64(q), killed.astype(np.int64), clone.rng)
+        _put(birth, killed, clone)
+        work += _run_to(problem, clone, np.full(killed.size, T + 2))
+        _put(cur, killed, clone)
+        xi[killed], Q[killed] = score.levels(problem, clone)
+        S[killed] = xi[killed].max(axis=1)
+        log_w += math.log1p(-killed.size / n)
+        q += 1
+    return math.exp(log_w) * np.count_nonzero(Q > thr) / n, work, q, log_w / math.log(10)
+
+
+# ------------------------------------------------------------------------------------------------
+# Result
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TailEstimate:
+    """An estimate of p = P(Q > threshold) with its interval.
+
+    ``estimate``; ``ci`` = (low, high) at level ``confidence``; ``interval`` names how ``ci`` was made;
+    ``work`` = total simulated optimizer steps (replays of cloned path prefixes included);
+    ``replica_estimates`` (splitting); ``diagnostics`` (particles, kill count, iterations, ...).
+    """
+
+    estimate: float
+    ci: tuple
+    confidence: float
+    method: str
+    interval: str
+    metric: str
+    threshold: float
+    n_steps: int
+    work: int
+    replica_estimates: tuple = field(default=(), repr=False)
+    diagnostics: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def relative_half_width(self):
+        lo, hi = self.ci
+        return (hi - lo) / (2 * self.estimate) if self.estimate > 0 else math.inf
+
+    def __repr__(self):
+        lo, hi = self.ci
+        return (f"TailEstimate(P({self.metric} > {self.threshold:.4g}) = {self.estimate:.3g}, "
+                f"{self.confidence:.0%} CI [{lo:.3g}, {hi:.3g}], {self.method}, work {self.work:.3g} steps)")
+
+    __str__ = __repr__
+
+
+def _replica_interval(values, confidence):
+    """Mean ± t_{R-1} · s/√R over independent unbiased replica estimates (low end clipped at 0)."""
+    v = np.asarray(values, dtype=float)
+    R, mean = v.size, float(v.mean())
+    if R < 2:
+        return mean, (0.0, math.inf)
+    se = float(v.std(ddof=1)) / math.sqrt(R)
+    if se == 0.0 and mean == 0.0:  # no replica reached the threshold: no informative upper end
+        return 0.0, (0.0, math.nan)
+    h = float(_sps.t.ppf(0.5 + confidence / 2, R - 1)) * se
+    return mean, (max(0.0, mean - h), mean + h)
+
+
+# ------------------------------------------------------------------------------------------------
+# Public entry point
+# ------------------------------------------------------------------------------------------------
+def _validate(objective, noise, optimizer, n_steps, metric, threshold, x0):
+    if not isinstance(objective, _obj.Objective):
+        raise ValueError(f"objective = {objective!r} is not allowed: must be an Objective from clipsim.objectives.get")
+    noise = _noise.none() if noise is None else noise
+    if not isinstance(noise, _noise.Noise):
+        raise ValueError(f"noise = {noise!r} is not allowed: must be a Noise from clipsim.noise, or None")
+    if not isinstance(optimizer, _opt.Optimizer):
+        raise ValueError(f"optimizer = {optimizer!r} is not allowed: must be an Optimizer from clipsim.optimizers")
+    T = V.integer("n_steps", n_steps, 1, 10**7)
+    metric = V.choice("metric", metric, tuple(_eng.METRICS[:8]))
+    thr = V.real("threshold", threshold, 0.0, math.inf, lo_open=True, hi_open=True)
+    if metric in ("final_gap",) and not math.isfinite(objective.f_star):
+        raise ValueError(f"metric = 'final_gap' is not allowed for {objective.name}: its f* is unknown")
+    w0 = objective.x0.astype(np.float64) if x0 is None else np.array(x0, dtype=np.float64)
+    if w0.shape != (objective.dim,) or not np.all(np.isfinite(w0)):
+        raise ValueError(f"x0 has shape {w0.shape}: must be a finite vector of shape ({objective.dim},)")
+    return noise, T, metric, thr, w0
+
+
+def tail_probability(objective, noise, optimizer, *, n_steps, metric, threshold, x0=None, seed=0, method="auto",
+                     budget=None, confidence=0.95, replicas=16, particles=200, kill=None, decay=None,
+                     max_iter=100_000, threads=None) -> TailEstimate:
+    """Estimate P(metric > threshold) for ``optimizer`` on ``objective`` under ``noise`` over ``n_steps`` steps.
+
+    ``method``: "splitting" (adaptive multilevel splitting, unbiased; ``replicas`` independent runs of
+    ``particles`` paths killing ``kill`` (default particles/10) per iteration), "mc" (plain Monte Carlo
+    with a Clopper-Pearson interval over ``budget // n_steps`` paths, default 10^5 paths) or "auto"
+    (splitting where the metric has a score, else mc). ``budget`` for splitting: total simulated steps;
+    a pilot replica (counted in ``work``, not in the estimate) sizes the number of replicas.
+    ``decay`` (final_gap/final_grad_sq): per-step contraction used by the score (default (1 - η₁L)²);
+    it changes efficiency, never the expectation. See the module docstring for the interval's validity.
+    """
+    noise, T, metric, thr, w0 = _validate(objective, noise, optimizer, n_steps, metric, threshold, x0)
+    method = V.choice("method", method, METHODS)
+    conf = V.real("confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True)
+    if method == "auto":
+        method = "splitting" if metric in SCORES else "mc"
+    if method == "splitting" and metric not in SCORES:
+        raise ValueError(f"metric = {metric!r} is not allowed with method 'splitting': allowed are {', '.join(SCORES)}")
+    prev = numba.get_num_threads()
+    if threads is not None:
+        numba.set_num_threads(V.integer("threads", threads, 1, numba.config.NUMBA_NUM_THREADS))
+    try:
+        if method == "mc":
+            return _monte_carlo(objective, noise, optimizer, T, metric, thr, w0, seed, budget, conf)
+        return _splitting(objective, noise, optimizer, T, metric, thr, w0, seed, budget, conf, replicas,
+                          particles, kill, decay, max_iter)
+    finally:
+        numba.set_num_threads(prev)
+
+
+def _monte_carlo(objective, noise, optimizer, T, metric, thr, w0, seed, budget, conf):
+    n = 100_000 if budget is None else V.integer("budget", budget, T, 10**13) // T
+    chunk, hits = max(1, min(n, 200_000)), 0
+    for start in range(0, n, chunk):
+        res = _eng.simulate(objective, noise, optimizer, n_steps=T, n_seeds=min(chunk, n - start), seed=seed,
+                            x0=w0, first_seed=start)
+        q = np.where(res.metrics["diverged"], np.inf, res.metrics[metric])
+        hits += int(np.count_nonzero(q > thr))
+    lo, hi = clopper_pearson(np.int64(hits), np.int64(n), conf)
+    return TailEstimate(hits / n, (lo, hi), conf, "mc", "Clopper-Pearson (exact)", metric, thr, T, n * T,
+                        diagnostics={"paths": n, "hits": hits})
+
+
+def _splitting(objective, noise, optimizer, T, metric, thr, w0, seed, budget, conf, replicas, particles, kill,
+               decay, max_iter):
+    n = V.integer("particles", particles, 2, 10**6)
+    k = max(1, n // 10) if kill is None else V.integer("kill", kill, 1, n - 1)
+    R = V.integer("replicas", replicas, 2, 10**6)
+    max_iter = V.integer("max_iter", max_iter, 1, 10**9)
+    if decay is None:
+        decay = _default_decay(objective, optimizer, T) if SCORES[metric] == "final" else 1.0
+    decay = V.real("decay", decay, 0.0, 1.0, lo_open=True)
+    _limits.guard_array(f"splitting paths (particles={n}, n_steps={T})", 4 * n * (T + 1) * (len(_eng.RECORDS) + 1),
+                        "use fewer particles or steps")
+    problem = _eng.Problem.build(objective, noise, optimizer, T, w0, seed, np.arange(1, T + 2, dtype=np.int64))
+    score, work = _pilot_score(problem, metric, thr, float(decay), n)
+    first = 0
+    if budget is not None:  # a pilot replica sizes R; it is independent of the ones used and not averaged in
+        budget = V.integer("budget", budget, 1, 10**15)
+        _, pilot_work, _, _ = _ams_replica(problem, score, 0, n, k, max_iter)
+        work, first = work + pilot_work, 1
+        R = max(2, (budget - pilot_work) // max(pilot_work, 1))
+    est, iters, logs = [], [], []
+    for r in range(first, first + R):
+        p, w, q, lw = _ams_replica(problem, score, r, n, k, max_iter)
+        if math.isnan(p):
+            raise ValueError(f"max_iter = {max_iter} is too small: replica {r} did not reach the threshold; raise it")
+        est.append(p)
+        work += w
+        iters.append(q)
+        logs.append(lw)
+    mean, ci = _replica_interval(est, conf)
+    return TailEstimate(mean, ci, conf, "splitting", f"Student-t over {R} independent replicas (CLT)", metric, thr,
+                        T, work, tuple(est),
+                        {"replicas": R, "particles": n, "kill": k, "decay": float(decay),
+                         "iterations": tuple(iters), "log10_weight": tuple(logs),
+                         "replica_rel_sd": float(np.std(est, ddof=1) / mean) if mean > 0 else math.nan})
