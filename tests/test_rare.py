@@ -1,0 +1,124 @@
+"""Rare-event estimation (clipsim.rare): exact answers, reproducibility, agreement with Monte Carlo.
+
+Exact cases. Unclipped SGD with η = 1 on the 1-d quadratic ½w² from w₁ = 0 gives w_{t+1} = -ξ_t, so
+avg_grad_sq = (1/T) Σ_{s<T} ξ_s² (Gaussian noise: σ²·χ²_{T-1}/T). With η L < 1 the final iterate is a
+linear filter of the noise: w_{T+1} = -η Σ_t a^{T-t} ξ_t, a = 1 - η (Gaussian with known variance), so
+P(final_gap > b) is closed form.
+"""
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import clipsim
+from clipsim import noise, objectives, optimizers as opt
+from clipsim.rare import tail_probability
+
+QUAD = objectives.get("quadratic", 1)
+
+
+def chi2_case(p, T=50):
+    """(threshold, exact p) for avg_grad_sq of SGD with η = 1 under N(0, 1) noise."""
+    thr = stats.chi2.isf(p, T - 1) / T
+    return thr, float(stats.chi2.sf(thr * T, T - 1))
+
+
+def filter_case(p, eta=0.02, T=200):
+    a = 1 - eta
+    sd = eta * math.sqrt((1 - a ** (2 * T)) / (1 - a * a))
+    thr = (stats.norm.isf(p / 2) * sd) ** 2 / 2
+    return thr, float(2 * stats.norm.sf(math.sqrt(2 * thr) / sd))
+
+
+def run_chi2(p, **kw):
+    thr, truth = chi2_case(p)
+    args = dict(n_steps=50, metric="avg_grad_sq", threshold=thr, x0=[0.0])
+    args.update(kw)
+    return tail_probability(QUAD, noise.gaussian(1.0), opt.sgd(opt.constant(1.0)), **args), truth
+
+
+def test_bitwise_reproducible_and_thread_independent():
+    a, _ = run_chi2(1e-4, seed=3, replicas=2, particles=40, threads=1)
+    b, _ = run_chi2(1e-4, seed=3, replicas=2, particles=40, threads=2)
+    c, _ = run_chi2(1e-4, seed=4, replicas=2, particles=40, threads=2)
+    assert a.replica_estimates == b.replica_estimates and a.work == b.work and a.ci == b.ci
+    assert a.replica_estimates != c.replica_estimates
+
+
+def test_exact_chi2_covered_at_1e6():
+    """One claim: the 99% interval covers the closed-form p = 1e-6 (a coverage study is in the slow tests)."""
+    res, truth = run_chi2(1e-6, seed=11, replicas=8, particles=400, confidence=0.99)
+    lo, hi = res.ci
+    assert lo <= truth <= hi, (res, truth)
+    assert res.work < 15 / truth * 50 / 100  # at least 100x fewer steps than plain MC's 15/p paths
+
+
+def test_monte_carlo_method_clopper_pearson():
+    thr, truth = chi2_case(0.05)
+    res = tail_probability(QUAD, noise.gaussian(1.0), opt.sgd(opt.constant(1.0)), n_steps=50,
+                           metric="avg_grad_sq", threshold=thr, x0=[0.0], method="mc", budget=50 * 4000,
+                           confidence=0.999)
+    assert res.method == "mc" and res.work == 50 * 4000
+    assert res.ci[0] <= truth <= res.ci[1]
+    assert res.ci == clipsim.stats.clopper_pearson(np.int64(res.diagnostics["hits"]), np.int64(4000), 0.999)
+
+
+@pytest.mark.parametrize("kw, field", [
+    (dict(metric="nope"), "metric"), (dict(threshold=-1.0), "threshold"), (dict(method="magic"), "method"),
+    (dict(replicas=1), "replicas"), (dict(particles=1), "particles"), (dict(decay=0.0), "decay"),
+    (dict(metric="clip_fraction", method="splitting"), "metric")])
+def test_bad_input_one_line_value_error(kw, field):
+    args = dict(n_steps=10, metric="avg_grad_sq", threshold=1.0)
+    args.update(kw)
+    with pytest.raises(ValueError, match=field):
+        tail_probability(QUAD, noise.gaussian(1.0), opt.sgd(opt.constant(0.5)), **args)
+
+
+def test_repr_is_short():
+    res, _ = run_chi2(1e-3, replicas=2, particles=20)
+    assert repr(res).startswith("TailEstimate(P(avg_grad_sq > ") and "\n" not in repr(res)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Slow: coverage of the closed-form answers, and agreement with brute-force Monte Carlo at p ≈ 1e-3
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["chi2", "filter"])
+@pytest.mark.parametrize("p", [1e-6, 1e-8])
+def test_coverage_of_exact_answer(case, p):
+    """20 independent estimates at 95%: the number of misses must not exceed the binomial(20, 0.05)
+    99.9% quantile, corrected (Bonferroni) for the 4 (case, p) claims."""
+    thr, truth = chi2_case(p) if case == "chi2" else filter_case(p)
+    if case == "chi2":
+        mk = lambda s: run_chi2(p, seed=s, replicas=10, particles=400)[0]  # noqa: E731
+    else:
+        mk = lambda s: tail_probability(QUAD, noise.gaussian(1.0), opt.sgd(opt.constant(0.02)),  # noqa: E731
+                                        n_steps=200, metric="final_gap", threshold=thr, x0=[0.0], seed=s,
+                                        replicas=10, particles=400)
+    misses = sum(not (r.ci[0] <= truth <= r.ci[1]) for r in (mk(s) for s in range(20)))
+    assert misses <= stats.binom.ppf(1 - 0.001 / 4, 20, 0.05), misses
+
+
+CLIPPED = {
+    "clipped_sgd": opt.clipped_sgd(opt.constant(0.1), opt.constant(1.0)),
+    "clipped_momentum": opt.clipped_momentum(opt.constant(0.1), opt.constant(1.0), 0.9),
+    "clipped_adagrad": opt.clipped_adagrad(opt.constant(0.5), opt.constant(1.0)),
+}
+NOISES = {"stable": noise.stable(1.5), "pareto": noise.pareto(1.5)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("oname", list(CLIPPED))
+@pytest.mark.parametrize("nname", list(NOISES))
+def test_agrees_with_monte_carlo_at_1e3(oname, nname):
+    """Splitting and plain MC (Clopper-Pearson) at p ≈ 1e-3 on avg_grad_sq, quadratic d = 2, T = 100:
+    the two 99.9% intervals overlap (6 claims; each interval is at 99.9%)."""
+    obj, nz, o = objectives.get("quadratic", 2), NOISES[nname], CLIPPED[oname]
+    ref = clipsim.simulate(obj, nz, o, n_steps=100, n_seeds=20_000, seed=99).metrics["avg_grad_sq"]
+    thr = float(np.quantile(ref, 1 - 1e-3))  # a threshold near p = 1e-3, from paths independent of both
+    mc = tail_probability(obj, nz, o, n_steps=100, metric="avg_grad_sq", threshold=thr, method="mc",
+                          budget=100 * 200_000, seed=1, confidence=0.999)
+    sp = tail_probability(obj, nz, o, n_steps=100, metric="avg_grad_sq", threshold=thr, method="splitting",
+                          replicas=20, particles=200, seed=2, confidence=0.999)
+    assert sp.ci[0] <= mc.ci[1] and mc.ci[0] <= sp.ci[1], (sp, mc)
