@@ -23,7 +23,8 @@ _invalidate(_os.path.dirname(__file__))
 from . import noise, objectives, optimizers, stats  # noqa: E402
 from .check import BoundCheck, check  # noqa: E402
 from .engine import SimResult, simulate  # noqa: E402
+from .rare import TailEstimate, tail_probability  # noqa: E402
 from .store import Store  # noqa: E402
 
 __all__ = ["BoundCheck", "SimResult", "Store", "check", "noise", "objectives", "optimizers", "simulate",
-           "stats", "__version__"]
+           "stats", "tail_probability", "TailEstimate", "__version__"]

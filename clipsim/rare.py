@@ -334,3 +334,46 @@ def _splitting(objective, noise, optimizer, T, metric, thr, w0, seed, budget, co
                         {"replicas": R, "particles": n, "kill": k, "decay": float(decay),
                          "iterations": tuple(iters), "log10_weight": tuple(logs),
                          "replica_rel_sd": float(np.std(est, ddof=1) / mean) if mean > 0 else math.nan})
+
+
+# ------------------------------------------------------------------------------------------------
+# Workflow: a sweep cell's plain config; the CLI's failure-prob --method splitting
+# ------------------------------------------------------------------------------------------------
+def tail_probability_config(config, *, metric, threshold, **kw) -> TailEstimate:
+    """:func:`tail_probability` for one cell config (plain data, as in :class:`clipsim.sweep.Cell`)."""
+    from . import noise as N, objectives as O, optimizers as P
+
+    return tail_probability(O.from_dict(config["objective"]), N.Noise.from_dict(config["noise"]),
+                            P.from_dict(config["optimizer"]), n_steps=config["n_steps"], metric=metric,
+                            threshold=threshold, x0=config.get("x0"), seed=config["seed"], **kw)
+
+
+def decide(result, delta):
+    """'violated' if the interval lies above δ, 'holds' if at or below δ, else 'inconclusive'."""
+    lo, hi = result.ci
+    if lo > delta:
+        return "violated"
+    if hi <= delta:
+        return "holds"
+    return "inconclusive"
+
+
+def failure_probability_cli(sweep, cell_index, bound_name, delta, values, *, method, confidence, replicas,
+                            particles, budget=None):
+    """``clipsim failure-prob --method splitting``: P(Q > B(δ)) by splitting for one cell; prints, returns the decision."""
+    import theory
+
+    from .check import check as check_bound
+    from .runner import run_config
+
+    bound = theory.get(bound_name)
+    i = V.integer("--cell", cell_index, 0, len(sweep.cells) - 1)
+    cell = sweep.cells[i]
+    probe = run_config({**cell.config, "n_seeds": 1, "record": None})
+    B = check_bound(bound, probe, delta, confidence=confidence, **values).bound_value
+    res = tail_probability_config(cell.config, metric=bound.quantity, threshold=B, method=method,
+                                  confidence=confidence, replicas=replicas, particles=particles, budget=budget)
+    verdict = decide(res, delta)
+    print(f"{bound.name} on {sweep.name} [{cell.label()}]: B(δ={delta:g}) = {B:.4g}")
+    print(f"{res}; interval: {res.interval}; decision at δ = {delta:g}: {verdict}")
+    return verdict
