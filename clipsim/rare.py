@@ -50,13 +50,14 @@ from . import engine as _eng
 from . import noise as _noise
 from . import objectives as _obj
 from . import optimizers as _opt
-from ._rng import seed_state, splitmix64
+from . import _stages as _st
+from ._rng import randbelow, seed_state, splitmix64, uniform
 from .stats import clopper_pearson
 
 #: metrics with a splitting score: "running" (nondecreasing, final value = Q) or "final"
 SCORES = {"avg_grad_sq": "running", "avg_grad_norm": "running", "max_dist": "running",
           "final_gap": "final", "final_grad_sq": "final"}
-METHODS = ("auto", "splitting", "mc")
+METHODS = ("auto", "splitting", "is", "mc")
 _CLONE_TAG = np.uint64(0xC10E5EED5EED0001)  # separates clone streams from the engine's path streams
 
 
@@ -257,7 +258,7 @@ def _validate(objective, noise, optimizer, n_steps, metric, threshold, x0):
 
 def tail_probability(objective, noise, optimizer, *, n_steps, metric, threshold, x0=None, seed=0, method="auto",
                      budget=None, confidence=0.95, replicas=16, particles=200, kill=None, decay=None,
-                     max_iter=100_000, threads=None) -> TailEstimate:
+                     max_iter=100_000, rho=0.5, jump=None, threads=None) -> TailEstimate:
     """Estimate P(metric > threshold) for ``optimizer`` on ``objective`` under ``noise`` over ``n_steps`` steps.
 
     ``method``: "splitting" (adaptive multilevel splitting, unbiased; ``replicas`` independent runs of
@@ -279,6 +280,9 @@ def tail_probability(objective, noise, optimizer, *, n_steps, metric, threshold,
     if threads is not None:
         numba.set_num_threads(V.integer("threads", threads, 1, numba.config.NUMBA_NUM_THREADS))
     try:
+        if method == "is":
+            return _importance_sampling(objective, noise, optimizer, T, metric, thr, w0, seed, budget, conf, rho,
+                                        jump)
         if method == "mc":
             return _monte_carlo(objective, noise, optimizer, T, metric, thr, w0, seed, budget, conf)
         return _splitting(objective, noise, optimizer, T, metric, thr, w0, seed, budget, conf, replicas,
@@ -334,6 +338,180 @@ def _splitting(objective, noise, optimizer, T, metric, thr, w0, seed, budget, co
                         {"replicas": R, "particles": n, "kill": k, "decay": float(decay),
                          "iterations": tuple(iters), "log10_weight": tuple(logs),
                          "replica_rel_sd": float(np.std(est, ddof=1) / mean) if mean > 0 else math.nan})
+
+
+# ------------------------------------------------------------------------------------------------
+# Importance sampling of the one big jump (regularly varying noise)
+# ------------------------------------------------------------------------------------------------
+#: noise families whose conditional law given |X| > a and whose P(|X| > a) are exact here
+_IS_FAMILIES = ("pareto", "stable α = 1, β = 0 (Cauchy)")
+
+
+@njit(cache=True)
+def _tail_prob(code, params, a):
+    """P(|X| > a) for one coordinate: symmetric Lomax (1 + a/s)^(-k); Cauchy (2/π) atan(s/a)."""
+    s, k = params[0], params[1]
+    if code == _noise.PARETO:
+        return (1.0 + a / s) ** (-k)
+    return 2.0 / math.pi * math.atan(s / a)
+
+
+@njit(cache=True)
+def _large_draw(code, params, a, state):
+    """One coordinate drawn from the noise's law conditioned on |X| > a (exact inverse transforms)."""
+    s, k = params[0], params[1]
+    u = uniform(state)
+    if code == _noise.PARETO:
+        x = s * ((1.0 + a / s) * u ** (-1.0 / k) - 1.0)
+    else:
+        x = s / math.tan(u * math.atan(s / a))
+    return x if uniform(state) < 0.5 else -x
+
+
+@njit(cache=True)
+def _is_path(m, rho, a, p_large, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes,
+             ptab, x0, grid, W, OS, RNG, SUMS, INTS, records, LR):
+    """Path m from t = 1 under the mixture proposal; LR[m] = its exact likelihood ratio dP/dQ.
+
+    Proposal: with probability rho one (step, coordinate) slot J, uniform among the T·d, has its noise
+    drawn from the law given |X| > a; all other draws are nominal. Its density relative to the nominal
+    is (1 - rho) + rho · #{slots with |X| > a} / (T d P(|X| > a)) (Blanchet & Liu style mixture).
+    """
+    d, T, G = x0.shape[0], ptab.shape[1], grid.shape[0]
+    state = RNG[m]
+    jump = np.int64(-1)  # with probability rho, one uniformly chosen (step, coordinate) is drawn conditioned on large
+    if uniform(state) < rho:
+        jump = np.int64(randbelow(state, T * d))
+    w, st, sums = W[m], OS[m], SUMS[m]
+    grad, pgrad, g, xi = np.empty(d), np.empty(d), np.empty(d), np.empty(d)
+    u = np.empty(d) if pmeta[5] else g
+    work, ev, pend = np.empty(max(nwork, 1)), np.zeros(5), np.empty(4)
+    cnt = np.zeros(2, dtype=np.int64)
+    n_large, n_drawn, t, gi = 0, 0, 1, 0
+    while t <= T + 1:
+        _eng._evaluate(ocode, ofp, X, y, haspop, w, x0, grad, pgrad, ev)
+        if not (math.isfinite(ev[0]) and math.isfinite(ev[1])):
+            INTS[m, _eng._I_DIV] = t
+            break
+        _eng._accumulate(t, T, ev, sums)
+        while gi < G and grid[gi] == t:
+            _eng._record(records, m, gi, ev, f_star, sums[_eng._S_GSQ], min(t, T), haspop)
+            gi += 1
+        if t == T + 1:
+            _eng._finish(ev, grad, pgrad, sums)
+        else:
+            _st.reset(pend)
+            n_drawn += d
+            _noise.noise_fill(ncode, nvec, nparams, state, xi, work)
+            if jump >= 0 and jump // d == t - 1:
+                xi[np.int64(jump % d)] = _large_draw(ncode, nparams, a, state)
+            for i in range(d):
+                if abs(xi[i]) > a:
+                    n_large += 1
+                g[i] = (0.0 + grad[i]) + xi[i]
+                u[i] = g[i]
+            _st.walk(pcodes, ptab, pmeta[1], pmeta[0] - 1, t, 0, w, g, u, st, cnt, pend)
+            _st.descend(w, u, ptab[0, t - 1], st, pend)
+        t += 1
+    INTS[m, _eng._I_T], INTS[m, _eng._I_GI] = t, gi
+    sums[_eng._S_NCLIP], sums[_eng._S_NOPS] = cnt[0], cnt[1]
+    # dP/dQ on the drawn noise: a diverged path's unseen slots contribute their chance of holding the jump
+    LR[m] = 1.0 / ((1.0 - rho) + rho * (n_large / (T * d * p_large) + (T * d - n_drawn) / (T * d)))
+
+
+@njit(parallel=True, cache=True)
+def _is_paths(rho, a, p_large, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
+              x0, grid, W, OS, RNG, SUMS, INTS, records, LR):
+    for m in prange(W.shape[0]):
+        _is_path(m, rho, a, p_large, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes,
+                 ptab, x0, grid, W, OS, RNG, SUMS, INTS, records, LR)
+
+
+def _is_supported(objective, noise, optimizer):
+    fam_ok = noise.family == "pareto" or (noise.family == "stable" and noise.shape == 1.0 and noise.beta == 0.0)
+    if not fam_ok or noise.vector != "iid":
+        raise ValueError(f"noise = {noise} is not allowed with method 'is': allowed are iid {', '.join(_IS_FAMILIES)} "
+                         "(their conditional law given |X| > a is exact)")
+    if objective.finite_sum or optimizer.batch != 1:
+        raise ValueError("method = 'is' is not allowed for finite-sum objectives or batch > 1: one noise draw per step only")
+
+
+def _is_batch(problem, states, rho, a, seeds_first):
+    """Run len(states) fresh paths under the proposal; returns (Q-free) likelihood ratios."""
+    code, params = problem.noise_pack[0], problem.noise_pack[2]
+    p_large = float(_tail_prob(code, params, a))
+    LR = np.empty(states.w.shape[0])
+    with numba.parallel_chunksize(8):
+        _is_paths(float(rho), float(a), p_large, *problem.kernel_args(), states.w, states.opt_state, states.rng,
+                  states.sums, states.ints, states.records, LR)
+    return LR
+
+
+def _importance_sampling(objective, noise, optimizer, T, metric, thr, w0, seed, budget, conf, rho, jump):
+    """Mixture importance sampling (one big jump): mean of 1{Q > b}·LR over independent paths, CLT interval."""
+    rho = V.real("rho", rho, 0.0, 1.0, lo_open=True, hi_open=True)
+    _is_supported(objective, noise, optimizer)
+    n = 100_000 if budget is None else V.integer("budget", budget, T, 10**13) // T
+    problem = _eng.Problem.build(objective, noise, optimizer, T, w0, seed, np.zeros(0, dtype=np.int64))
+    if problem.program.meta[2] > 0:
+        raise ValueError("method = 'is' is not allowed with per-sample clipping (several noise draws per step)")
+    work = 0
+    code, params = problem.noise_pack[0], problem.noise_pack[2]
+    if jump is None:  # pilot: choose the jump size a (pilot paths are not reused, so the choice adds no bias)
+        # The one big jump should just suffice: the smallest a (ascending grid) for which at least half of
+        # the pilot paths holding a draw |X| > a exceed the threshold. Too small an a wastes the jumps,
+        # too large an a leaves the paths with jumps between the threshold and a to the nominal part.
+        m_pilot = max(1000, n // 50)
+        for k, a in enumerate(_jump_candidates(code, params, T * objective.dim)):
+            frac, w = _is_hit_fraction(problem, metric, thr, rho, a, m_pilot, 2**62 + k * m_pilot)
+            work += w
+            if frac >= 0.5:
+                break
+        jump = a
+    a = V.real("jump", jump, 0.0, math.inf, lo_open=True, hi_open=True)
+    est, sd, w = _is_run(problem, metric, thr, rho, a, n, 0)
+    work += w
+    h = float(_sps.norm.ppf(0.5 + conf / 2)) * sd / math.sqrt(n)
+    return TailEstimate(est, (max(0.0, est - h), est + h), conf, "is", f"normal (CLT) over {n} independent paths",
+                        metric, thr, T, work, diagnostics={"paths": n, "rho": rho, "jump": a,
+                                                           "p_large": float(_tail_prob(code, params, a)),
+                                                           "rel_sd_per_path": sd / est if est > 0 else math.nan})
+
+
+def _jump_candidates(code, params, Td):
+    """Jump sizes a with P(|X| > a) = 10^(-j/2) / (T d), j = 0..30 (by bisection on the exact tail)."""
+    out = []
+    for j in range(31):
+        target, lo, hi = 10.0 ** (-j / 2) / Td, 0.0, 1.0
+        while _tail_prob(code, params, hi) > target:
+            hi *= 2.0
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if _tail_prob(code, params, mid) > target else (lo, mid)
+        out.append(hi)
+    return out
+
+
+def _is_hit_fraction(problem, metric, thr, rho, a, n, first):
+    """(share of proposal paths with a draw |X| > a whose Q exceeds thr, work) over n pilot paths."""
+    st = _eng.init_states(problem, first + np.arange(n, dtype=np.int64))
+    LR = _is_batch(problem, st, rho, a, first)
+    q = _eng.finalise(problem, st)[0][metric]
+    big = LR < 1.0 / (1.0 - rho)  # paths holding at least one draw |X| > a (all that got the jump)
+    hit = np.isnan(q) | (q > thr)
+    return (np.count_nonzero(hit & big) / max(1, np.count_nonzero(big))), n * problem.n_steps
+
+
+def _is_run(problem, metric, thr, rho, a, n, first):
+    """(estimate, per-path sd, work) of n proposal paths on engine streams first..first+n-1, in chunks."""
+    vals = np.empty(n)
+    for s0 in range(0, n, 100_000):
+        c = min(100_000, n - s0)
+        st = _eng.init_states(problem, first + s0 + np.arange(c, dtype=np.int64))
+        LR = _is_batch(problem, st, rho, a, first + s0)
+        q = _eng.finalise(problem, st)[0][metric]
+        vals[s0:s0 + c] = np.where(np.isnan(q) | (q > thr), LR, 0.0)
+    return float(vals.mean()), float(vals.std(ddof=1)), n * problem.n_steps
 
 
 # ------------------------------------------------------------------------------------------------

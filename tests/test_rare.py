@@ -1,7 +1,7 @@
 """Rare-event estimation (clipsim.rare): exact answers, reproducibility, agreement with Monte Carlo.
 
 Exact cases. Unclipped SGD with η = 1 on the 1-d quadratic ½w² from w₁ = 0 gives w_{t+1} = -ξ_t, so
-avg_grad_sq = (1/T) Σ_{s<T} ξ_s² (Gaussian noise: σ²·χ²_{T-1}/T). With η L < 1 the final iterate is a
+avg_grad_sq = (1/T) Σ_{s<T} ξ_s² (Gaussian noise: σ²·χ²_{T-1}/T) and max_dist = max_{s≤T} |ξ_s|. With η L < 1 the final iterate is a
 linear filter of the noise: w_{T+1} = -η Σ_t a^{T-t} ξ_t, a = 1 - η (Gaussian with known variance), so
 P(final_gap > b) is closed form.
 """
@@ -54,6 +54,30 @@ def test_exact_chi2_covered_at_1e6():
     assert res.work < 15 / truth * 50 / 100  # at least 100x fewer steps than plain MC's 15/p paths
 
 
+def cauchy_max_case(p, T=50):
+    """(threshold, exact p) for max_dist of SGD with η = 1 from 0 under Cauchy noise: max of T |Cauchy|."""
+    thr = stats.cauchy.isf(-math.expm1(math.log1p(-p) / T) / 2)
+    return thr, float(-math.expm1(T * math.log1p(-2 * stats.cauchy.sf(thr))))
+
+
+def test_importance_sampling_exact_cauchy_max_at_1e8_and_threads():
+    """One claim at 99%: the one-big-jump mixture covers the closed-form p = 1e-8; 1 vs 2 threads bitwise."""
+    thr, truth = cauchy_max_case(1e-8)
+    run = lambda th: tail_probability(QUAD, noise.stable(1.0), opt.sgd(opt.constant(1.0)), n_steps=50,  # noqa: E731
+                                      metric="max_dist", threshold=thr, x0=[0.0], seed=5, method="is",
+                                      budget=50 * 10_000, confidence=0.99, threads=th)
+    a, b = run(1), run(2)
+    assert a.estimate == b.estimate and a.ci == b.ci and a.diagnostics["jump"] == b.diagnostics["jump"]
+    assert a.ci[0] <= truth <= a.ci[1], (a, truth)
+    assert a.work < 15 / truth * 50 / 100
+
+
+def test_importance_sampling_refuses_inexact_noise():
+    with pytest.raises(ValueError, match="noise"):
+        tail_probability(QUAD, noise.stable(1.5), opt.sgd(opt.constant(1.0)), n_steps=10, metric="max_dist",
+                         threshold=10.0, method="is")
+
+
 def test_monte_carlo_method_clopper_pearson():
     thr, truth = chi2_case(0.05)
     res = tail_probability(QUAD, noise.gaussian(1.0), opt.sgd(opt.constant(1.0)), n_steps=50,
@@ -67,7 +91,7 @@ def test_monte_carlo_method_clopper_pearson():
 @pytest.mark.parametrize("kw, field", [
     (dict(metric="nope"), "metric"), (dict(threshold=-1.0), "threshold"), (dict(method="magic"), "method"),
     (dict(replicas=1), "replicas"), (dict(particles=1), "particles"), (dict(decay=0.0), "decay"),
-    (dict(metric="clip_fraction", method="splitting"), "metric")])
+    (dict(metric="clip_fraction", method="splitting"), "metric"), (dict(method="is", rho=1.0), "rho")])
 def test_bad_input_one_line_value_error(kw, field):
     args = dict(n_steps=10, metric="avg_grad_sq", threshold=1.0)
     args.update(kw)
@@ -98,6 +122,24 @@ def test_coverage_of_exact_answer(case, p):
                                         replicas=10, particles=400)
     misses = sum(not (r.ci[0] <= truth <= r.ci[1]) for r in (mk(s) for s in range(20)))
     assert misses <= stats.binom.ppf(1 - 0.001 / 4, 20, 0.05), misses
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("p", [1e-6, 1e-8])
+def test_importance_sampling_coverage_cauchy_filter(p):
+    """Unclipped SGD (η = 0.1, T = 100) under Cauchy noise: w_{T+1} is Cauchy with scale η Σ a^k, so
+    P(final_gap > b) is closed form. 20 independent 95% intervals; misses ≤ the binomial(20, 0.05)
+    99.9% quantile, Bonferroni over the 2 claims."""
+    eta, T = 0.1, 100
+    scale = eta * sum((1 - eta) ** k for k in range(T))
+    r = stats.cauchy.isf(p / 2, scale=scale)
+    thr, truth = r * r / 2, float(2 * stats.cauchy.sf(r, scale=scale))
+    misses = 0
+    for s in range(20):
+        res = tail_probability(QUAD, noise.stable(1.0), opt.sgd(opt.constant(eta)), n_steps=T, metric="final_gap",
+                               threshold=thr, x0=[0.0], seed=s, method="is", budget=T * 20_000)
+        misses += not (res.ci[0] <= truth <= res.ci[1])
+    assert misses <= stats.binom.ppf(1 - 0.001 / 2, 20, 0.05), misses
 
 
 CLIPPED = {
