@@ -369,25 +369,30 @@ def _large_draw(code, params, a, state):
 
 
 @njit(cache=True)
-def _is_path(m, rho, a, p_large, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes,
+def _is_path(m, rho, alev, plev, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes,
              ptab, x0, grid, W, OS, RNG, SUMS, INTS, records, LR):
     """Path m from t = 1 under the mixture proposal; LR[m] = its exact likelihood ratio dP/dQ.
 
     Proposal: with probability rho one (step, coordinate) slot J, uniform among the T·d, has its noise
-    drawn from the law given |X| > a; all other draws are nominal. Its density relative to the nominal
-    is (1 - rho) + rho · #{slots with |X| > a} / (T d P(|X| > a)) (Blanchet & Liu style mixture).
+    drawn from the law given |X| > a_j, j uniform among the K jump sizes ``alev`` (ascending, with
+    P(|X| > a_j) = ``plev[j]``); all other draws are nominal. Its density relative to the nominal is
+    (1 - rho) + (rho/K) Σ_j #{slots with |X| > a_j} / (T d P(|X| > a_j)) (a defensive mixture of
+    Blanchet & Liu style one-big-jump proposals).
     """
     d, T, G = x0.shape[0], ptab.shape[1], grid.shape[0]
     state = RNG[m]
-    jump = np.int64(-1)  # with probability rho, one uniformly chosen (step, coordinate) is drawn conditioned on large
+    K = alev.shape[0]
+    jump, a = np.int64(-1), alev[0]  # with probability rho, one uniform slot is drawn conditioned on |X| > a_j
     if uniform(state) < rho:
+        a = alev[randbelow(state, K)]
         jump = np.int64(randbelow(state, T * d))
+    n_large = np.zeros(K)
     w, st, sums = W[m], OS[m], SUMS[m]
     grad, pgrad, g, xi = np.empty(d), np.empty(d), np.empty(d), np.empty(d)
     u = np.empty(d) if pmeta[5] else g
     work, ev, pend = np.empty(max(nwork, 1)), np.zeros(5), np.empty(4)
     cnt = np.zeros(2, dtype=np.int64)
-    n_large, n_drawn, t, gi = 0, 0, 1, 0
+    n_drawn, t, gi = 0, 1, 0
     while t <= T + 1:
         _eng._evaluate(ocode, ofp, X, y, haspop, w, x0, grad, pgrad, ev)
         if not (math.isfinite(ev[0]) and math.isfinite(ev[1])):
@@ -406,8 +411,10 @@ def _is_path(m, rho, a, p_large, ocode, ofp, X, y, f_star, haspop, ncode, nvec, 
             if jump >= 0 and jump // d == t - 1:
                 xi[np.int64(jump % d)] = _large_draw(ncode, nparams, a, state)
             for i in range(d):
-                if abs(xi[i]) > a:
-                    n_large += 1
+                for j in range(K):  # alev ascending: stop at the first level not exceeded
+                    if abs(xi[i]) <= alev[j]:
+                        break
+                    n_large[j] += 1.0
                 g[i] = (0.0 + grad[i]) + xi[i]
                 u[i] = g[i]
             _st.walk(pcodes, ptab, pmeta[1], pmeta[0] - 1, t, 0, w, g, u, st, cnt, pend)
@@ -416,14 +423,17 @@ def _is_path(m, rho, a, p_large, ocode, ofp, X, y, f_star, haspop, ncode, nvec, 
     INTS[m, _eng._I_T], INTS[m, _eng._I_GI] = t, gi
     sums[_eng._S_NCLIP], sums[_eng._S_NOPS] = cnt[0], cnt[1]
     # dP/dQ on the drawn noise: a diverged path's unseen slots contribute their chance of holding the jump
-    LR[m] = 1.0 / ((1.0 - rho) + rho * (n_large / (T * d * p_large) + (T * d - n_drawn) / (T * d)))
+    mix = 0.0
+    for j in range(K):
+        mix += n_large[j] / (T * d * plev[j])
+    LR[m] = 1.0 / ((1.0 - rho) + rho * (mix / K + (T * d - n_drawn) / (T * d)))
 
 
 @njit(parallel=True, cache=True)
-def _is_paths(rho, a, p_large, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
+def _is_paths(rho, alev, plev, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
               x0, grid, W, OS, RNG, SUMS, INTS, records, LR):
     for m in prange(W.shape[0]):
-        _is_path(m, rho, a, p_large, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes,
+        _is_path(m, rho, alev, plev, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes,
                  ptab, x0, grid, W, OS, RNG, SUMS, INTS, records, LR)
 
 
@@ -436,82 +446,66 @@ def _is_supported(objective, noise, optimizer):
         raise ValueError("method = 'is' is not allowed for finite-sum objectives or batch > 1: one noise draw per step only")
 
 
-def _is_batch(problem, states, rho, a, seeds_first):
-    """Run len(states) fresh paths under the proposal; returns (Q-free) likelihood ratios."""
+def _is_batch(problem, states, rho, alev):
+    """Run the fresh paths ``states`` under the proposal; returns their likelihood ratios."""
     code, params = problem.noise_pack[0], problem.noise_pack[2]
-    p_large = float(_tail_prob(code, params, a))
+    alev = np.ascontiguousarray(alev, dtype=np.float64)
+    plev = np.array([_tail_prob(code, params, a) for a in alev])
     LR = np.empty(states.w.shape[0])
     with numba.parallel_chunksize(8):
-        _is_paths(float(rho), float(a), p_large, *problem.kernel_args(), states.w, states.opt_state, states.rng,
+        _is_paths(float(rho), alev, plev, *problem.kernel_args(), states.w, states.opt_state, states.rng,
                   states.sums, states.ints, states.records, LR)
     return LR
 
 
 def _importance_sampling(objective, noise, optimizer, T, metric, thr, w0, seed, budget, conf, rho, jump):
-    """Mixture importance sampling (one big jump): mean of 1{Q > b}·LR over independent paths, CLT interval."""
+    """One-big-jump importance sampling: mean of 1{Q > b}·LR over independent paths, normal (CLT) interval."""
     rho = V.real("rho", rho, 0.0, 1.0, lo_open=True, hi_open=True)
     _is_supported(objective, noise, optimizer)
-    n = 100_000 if budget is None else V.integer("budget", budget, T, 10**13) // T
+    n = 100_000 if budget is None else V.integer("budget", budget, 2 * T, 10**13) // T
     problem = _eng.Problem.build(objective, noise, optimizer, T, w0, seed, np.zeros(0, dtype=np.int64))
     if problem.program.meta[2] > 0:
         raise ValueError("method = 'is' is not allowed with per-sample clipping (several noise draws per step)")
-    work = 0
     code, params = problem.noise_pack[0], problem.noise_pack[2]
-    if jump is None:  # pilot: choose the jump size a (pilot paths are not reused, so the choice adds no bias)
-        # The one big jump should just suffice: the smallest a (ascending grid) for which at least half of
-        # the pilot paths holding a draw |X| > a exceed the threshold. Too small an a wastes the jumps,
-        # too large an a leaves the paths with jumps between the threshold and a to the nominal part.
-        m_pilot = max(1000, n // 50)
-        for k, a in enumerate(_jump_candidates(code, params, T * objective.dim)):
-            frac, w = _is_hit_fraction(problem, metric, thr, rho, a, m_pilot, 2**62 + k * m_pilot)
-            work += w
-            if frac >= 0.5:
-                break
-        jump = a
-    a = V.real("jump", jump, 0.0, math.inf, lo_open=True, hi_open=True)
-    est, sd, w = _is_run(problem, metric, thr, rho, a, n, 0)
-    work += w
+    if jump is None:
+        alev = _jump_levels(code, params)
+    else:
+        alev = np.array([V.real("jump", jump, 0.0, math.inf, lo_open=True, hi_open=True)])
+    est, sd = _is_run(problem, metric, thr, rho, alev, n)
     h = float(_sps.norm.ppf(0.5 + conf / 2)) * sd / math.sqrt(n)
     return TailEstimate(est, (max(0.0, est - h), est + h), conf, "is", f"normal (CLT) over {n} independent paths",
-                        metric, thr, T, work, diagnostics={"paths": n, "rho": rho, "jump": a,
-                                                           "p_large": float(_tail_prob(code, params, a)),
-                                                           "rel_sd_per_path": sd / est if est > 0 else math.nan})
+                        metric, thr, T, n * T, diagnostics={"paths": n, "rho": rho, "jump_levels": alev.size,
+                                                            "rel_sd_per_path": sd / est if est > 0 else math.nan})
 
 
-def _jump_candidates(code, params, Td):
-    """Jump sizes a with P(|X| > a) = 10^(-j/2) / (T d), j = 0..30 (by bisection on the exact tail)."""
+#: tail probabilities P(|X| > a_j) of the default jump sizes: 10^(-j/2), j = 1..30
+_LEVEL_PROBS = 10.0 ** (-np.arange(1, 31) / 2)
+
+
+def _jump_levels(code, params):
+    """Jump sizes a_j with P(|X| > a_j) = _LEVEL_PROBS[j] (bisection on the exact tail), ascending."""
     out = []
-    for j in range(31):
-        target, lo, hi = 10.0 ** (-j / 2) / Td, 0.0, 1.0
+    for target in _LEVEL_PROBS:
+        lo, hi = 0.0, 1.0
         while _tail_prob(code, params, hi) > target:
             hi *= 2.0
         for _ in range(200):
             mid = 0.5 * (lo + hi)
             lo, hi = (mid, hi) if _tail_prob(code, params, mid) > target else (lo, mid)
         out.append(hi)
-    return out
+    return np.array(out)
 
 
-def _is_hit_fraction(problem, metric, thr, rho, a, n, first):
-    """(share of proposal paths with a draw |X| > a whose Q exceeds thr, work) over n pilot paths."""
-    st = _eng.init_states(problem, first + np.arange(n, dtype=np.int64))
-    LR = _is_batch(problem, st, rho, a, first)
-    q = _eng.finalise(problem, st)[0][metric]
-    big = LR < 1.0 / (1.0 - rho)  # paths holding at least one draw |X| > a (all that got the jump)
-    hit = np.isnan(q) | (q > thr)
-    return (np.count_nonzero(hit & big) / max(1, np.count_nonzero(big))), n * problem.n_steps
-
-
-def _is_run(problem, metric, thr, rho, a, n, first):
-    """(estimate, per-path sd, work) of n proposal paths on engine streams first..first+n-1, in chunks."""
+def _is_run(problem, metric, thr, rho, alev, n):
+    """(estimate, per-path sd) of n proposal paths on engine streams 0..n-1, in chunks of 10^5."""
     vals = np.empty(n)
     for s0 in range(0, n, 100_000):
         c = min(100_000, n - s0)
-        st = _eng.init_states(problem, first + s0 + np.arange(c, dtype=np.int64))
-        LR = _is_batch(problem, st, rho, a, first + s0)
+        st = _eng.init_states(problem, s0 + np.arange(c, dtype=np.int64))
+        LR = _is_batch(problem, st, rho, alev)
         q = _eng.finalise(problem, st)[0][metric]
         vals[s0:s0 + c] = np.where(np.isnan(q) | (q > thr), LR, 0.0)
-    return float(vals.mean()), float(vals.std(ddof=1)), n * problem.n_steps
+    return float(vals.mean()), float(vals.std(ddof=1))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -549,9 +543,67 @@ def failure_probability_cli(sweep, cell_index, bound_name, delta, values, *, met
     cell = sweep.cells[i]
     probe = run_config({**cell.config, "n_seeds": 1, "record": None})
     B = check_bound(bound, probe, delta, confidence=confidence, **values).bound_value
+    kw = dict(replicas=replicas, particles=particles) if method == "splitting" else {}
     res = tail_probability_config(cell.config, metric=bound.quantity, threshold=B, method=method,
-                                  confidence=confidence, replicas=replicas, particles=particles, budget=budget)
+                                  confidence=confidence, budget=budget, **kw)
     verdict = decide(res, delta)
     print(f"{bound.name} on {sweep.name} [{cell.label()}]: B(δ={delta:g}) = {B:.4g}")
     print(f"{res}; interval: {res.interval}; decision at δ = {delta:g}: {verdict}")
     return verdict
+
+
+# ------------------------------------------------------------------------------------------------
+# Curves and figures
+# ------------------------------------------------------------------------------------------------
+def failure_curve(objective, noise, optimizer, *, n_steps, metric, bound, deltas, **kw):
+    """[(δ, B(δ), TailEstimate of P(Q > B(δ)))] for each δ; ``bound`` is a callable δ → B(δ)."""
+    out = []
+    for i, delta in enumerate(deltas):
+        b = float(bound(delta))
+        out.append((float(delta), b, tail_probability(objective, noise, optimizer, n_steps=n_steps, metric=metric,
+                                                      threshold=b, **{"seed": i, **kw})))
+    return out
+
+
+def failure_curve_figure(curves, *, title=None):
+    """P(Q > B(δ)) versus δ with intervals, one series per label, and the line P = δ (the bound holds
+    below it). ``curves``: {label: failure_curve(...)}. Returns a matplotlib Figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.2, 4.0))
+    lo_all, hi_all = [], []
+    for label, rows in curves.items():
+        d = np.array([r[0] for r in rows])
+        est = np.array([r[2].estimate for r in rows])
+        lo = np.array([r[2].ci[0] for r in rows])
+        hi = np.array([r[2].ci[1] for r in rows])
+        ok = est > 0
+        ax.errorbar(d[ok], est[ok], yerr=[est[ok] - np.maximum(lo[ok], est[ok] * 1e-3), np.nan_to_num(hi[ok] - est[ok])],
+                    marker="o", ms=4, capsize=3, label=f"{label} ({rows[0][2].method})")
+        lo_all += list(d)
+        hi_all += list(est[ok])
+    span = np.array([min(lo_all), max(lo_all)])
+    ax.plot(span, span, "k--", lw=1, label="P = δ")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("δ")
+    ax.set_ylabel("P(Q > B(δ))  (95% interval)")
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def quantile_from_curve(thresholds, estimates, delta):
+    """The b with P(Q > b) = δ by log-log interpolation of a decreasing curve of estimates (nan outside)."""
+    b, p = np.asarray(thresholds, float), np.asarray(estimates, float)
+    ok = p > 0
+    lb, lp = np.log(b[ok]), np.log(p[ok])
+    order = np.argsort(lp)
+    if not ok.any() or not (lp.min() <= math.log(delta) <= lp.max()):
+        return math.nan
+    return float(np.exp(np.interp(math.log(delta), lp[order], lb[order])))
