@@ -607,3 +607,44 @@ def quantile_from_curve(thresholds, estimates, delta):
     if not ok.any() or not (lp.min() <= math.log(delta) <= lp.max()):
         return math.nan
     return float(np.exp(np.interp(math.log(delta), lp[order], lb[order])))
+
+
+# ------------------------------------------------------------------------------------------------
+# [[check]] rare = "splitting" | "is": P(Q > B(δ)) per (cell, δ), family-wise by Bonferroni
+# ------------------------------------------------------------------------------------------------
+def rare_check(spec, metric, results, bound_value, confidence):
+    """Rare-event estimates of P(Q > B(δ)) for every (cell, δ) of a ``[[check]]`` with ``rare`` set.
+
+    ``bound_value(cell, res, δ)`` gives B(δ). Each interval is at level 1 - (1 - confidence)/m for the
+    m (cell, δ) members (Bonferroni), so every "violated"/"holds" holds jointly at ``confidence``
+    (as far as the intervals are valid; see the module docstring). Returns {'method', 'level', 'rows',
+    'verdict'}; rows are (cell label, δ, B(δ), TailEstimate, decision).
+    """
+    method = spec["rare"]
+    deltas = [d for d in (spec.get("delta") if isinstance(spec.get("delta"), list) else [spec.get("delta")])
+              if d is not None]
+    if not deltas:
+        raise ValueError(f"[[check]] {spec['bound']}: rare = {method!r} needs a delta list")
+    level = 1.0 - (1.0 - confidence) / max(1, len(results) * len(deltas))
+    kw = {"budget": spec["rare_budget"]} if "rare_budget" in spec else {}
+    rows = []
+    for cell, res in results:
+        for d in deltas:
+            B = float(bound_value(cell, res, d))
+            r = tail_probability_config(res.config, metric=metric, threshold=B, method=method, confidence=level, **kw)
+            rows.append((cell.label(), d, B, r, decide(r, d)))
+    dec = [row[4] for row in rows]
+    verdict = "violated" if "violated" in dec else ("holds" if all(x == "holds" for x in dec) else "inconclusive")
+    return {"method": method, "level": level, "rows": rows, "verdict": verdict}
+
+
+def rare_lines(ev):
+    """Markdown lines of a :func:`rare_check` result (none when ``ev`` is None)."""
+    if not ev:
+        return []
+    lines = [f"**Rare-event check ({ev['method']}): {ev['verdict']}**: P(Q > B(δ)) per (cell, δ), each interval at "
+             f"{ev['level']:.6g} (Bonferroni over {len(ev['rows'])} members; {ev['rows'][0][3].interval if ev['rows'] else ''}).",
+             "", "| cell | δ | B(δ) | P(Q > B(δ)) [CI] | decision | work (steps) |", "|---|---|---|---|---|---|"]
+    for label, d, B, r, dec in ev["rows"]:
+        lines.append(f"| {label} | {d:g} | {B:.4g} | {r.estimate:.3g} [{r.ci[0]:.3g}, {r.ci[1]:.3g}] | {dec} | {r.work:.3g} |")
+    return lines + [""]

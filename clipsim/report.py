@@ -393,6 +393,10 @@ def run_check(spec, results):
                 warnings.simplefilter("always", St.ClipsimWarning)
                 g = St.delta_growth(deltas, _metric(spec, bound, res), confidence=conf)
             out["growth"].append((cell, g))
+    if spec.get("rare"):  # P(Q > B(δ)) by rare-event estimation, δ down to 1e-8 (clipsim.rare)
+        from .rare import rare_check
+        out["rare"] = rare_check(spec, metric, results, lambda c, r, d: check_bound(
+            bound, r, d, confidence=conf, **_cell_values(spec, c, r)).bound_value, conf)
     out["metric"] = metric
     return out
 
@@ -451,6 +455,8 @@ def render(sweep, checks, results):
                 lines.append(f"| {c.label} | {c.verdict} | {c.failure.estimate:.3g} [{c.failure.low:.3g}, "
                              f"{c.failure.high:.3g}] | {_fmt(c.quantile)} | {_fmt(c.bound)} | {_fmt(c.tightness)} |")
             lines.append("")
+        from .rare import rare_lines
+        lines += rare_lines(ev.get("rare"))
         for sh in ev.get("shape", ()):
             lines += [f"**Shape in {sh.var}: {sh.verdict}**: slope of log((1-δ)-quantile / B(δ)) against "
                       f"log {sh.var} = {_fmt(sh.slope)} ({sh.confidence:.0%} bootstrap CI over seeds "
@@ -500,6 +506,8 @@ def exit_code(checks):
         bad |= fam is not None and fam.verdict == "violated"
         unsure |= fam is not None and fam.verdict == "inconclusive"
         bad |= any(not rr.within for rr in ev.get("rates", ()))
+        bad |= ev.get("rare", {}).get("verdict") == "violated"
+        unsure |= ev.get("rare", {}).get("verdict") == "inconclusive"
         for sh in ev.get("shape", ()):
             bad |= sh.verdict == "rejected"
             unsure |= sh.verdict == "inconclusive"

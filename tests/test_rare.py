@@ -164,3 +164,55 @@ def test_agrees_with_monte_carlo_at_1e3(oname, nname):
     sp = tail_probability(obj, nz, o, n_steps=100, metric="avg_grad_sq", threshold=thr, method="splitting",
                           replicas=20, particles=200, seed=2, confidence=0.999)
     assert sp.ci[0] <= mc.ci[1] and mc.ci[0] <= sp.ci[1], (sp, mc)
+
+
+RARE_SPEC = """
+[sweep]
+name = "rare_check"
+n_steps = 50
+seeds = 100
+seed = 1
+x0 = [0.0]
+
+[objective]
+name = "quadratic"
+dim = 1
+
+[noise]
+family = "gaussian"
+
+[optimizer]
+name = "sgd"
+eta = 1.0
+
+[[check]]
+bound = "li_liu_2023_clipped_sgd"
+values = {alpha = 1.5, C_opt = 1.0, sigma = 1.0}
+delta = [1e-3]
+rare = "splitting"
+
+[[check]]
+bound = "li_liu_2023_clipped_sgd"
+values = {alpha = 1.5, C_opt = 0.3, sigma = 1.0}
+delta = [1e-3]
+rare = "splitting"
+rare_budget = 300000
+"""
+
+
+def test_check_rare_option(tmp_path, capsys):
+    """[[check]] rare = "splitting": avg_grad_sq is χ²₄₉/50 here, so P(Q > B) is ~4e-7 ≪ 1e-3 with C_opt = 1
+    (B = 2.26) and ~0.9 ≫ 1e-3 with C_opt = 0.3 (B = 0.68): one check holds, the other is violated (exit 1)."""
+    from clipsim.cli import main
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(RARE_SPEC)
+    store = str(tmp_path / "store")
+    assert main(["run", str(spec), "--store", store, "--quiet"]) == 0
+    code = main(["check", str(spec), "--store", store])
+    out = capsys.readouterr().out
+    assert "Rare-event check (splitting): holds" in out and "Rare-event check (splitting): violated" in out
+    assert code == 1
+    with pytest.raises(ValueError, match="rare"):
+        clipsim.sweep.from_spec({**__import__("tomllib").loads(RARE_SPEC), "check": [
+            {"bound": "li_liu_2023_clipped_sgd", "delta": [1e-3], "rare": "magic"}]})
