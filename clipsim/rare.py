@@ -25,8 +25,18 @@ quantile (R - 1 degrees of freedom) times their standard error (lower end clippe
 asymptotic in R (central limit theorem over replicas); replica estimates are right-skewed, so with
 few replicas it can under-cover. The test suite measures its coverage against closed-form answers.
 
+``"is"`` — importance sampling of the one big jump (regularly varying noise): with probability rho one
+uniformly chosen (step, coordinate) draw is taken from the noise law conditioned on |X| > a_j, a_j one of
+30 jump sizes; exact likelihood ratio; mean of 1{Q > b}·dP/dQ with a normal interval. Only for i.i.d.
+symmetric Pareto and Cauchy noise (exact conditional draws), one noise draw per step.
+
 ``"mc"`` — plain Monte Carlo: the share of ``budget // T`` independent paths with Q > b and its exact
 Clopper-Pearson interval.
+
+When each is efficient (docs/rare_events.md): splitting when the event is built up over many steps
+(clipped methods, light tails, slowly contracting final iterates); importance sampling when it is one
+huge draw (unclipped methods under heavy tails). Either stays unbiased outside its regime, with a
+variance (and an interval) that can be useless there.
 
 Reproducibility: initial path i of replica r uses the engine's stream (seed, r·n + i); the clone
 written into slot i at iteration q of replica r reseeds its generator at the branching step from the

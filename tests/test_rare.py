@@ -216,3 +216,22 @@ def test_check_rare_option(tmp_path, capsys):
     with pytest.raises(ValueError, match="rare"):
         clipsim.sweep.from_spec({**__import__("tomllib").loads(RARE_SPEC), "check": [
             {"bound": "li_liu_2023_clipped_sgd", "delta": [1e-3], "rare": "magic"}]})
+
+
+def test_failure_curve_figure_and_quantile():
+    """The curve over δ with B(δ) = the exact (1-δ)-quantile of χ²₄₉/50: P(Q > B(δ)) = δ; the figure has the
+    points and the line P = δ; quantile_from_curve inverts a curve of exact tail probabilities."""
+    from matplotlib.figure import Figure
+
+    from clipsim.rare import failure_curve, failure_curve_figure, quantile_from_curve
+
+    bound = lambda d: stats.chi2.isf(d, 49) / 50  # noqa: E731
+    rows = failure_curve(QUAD, noise.gaussian(1.0), opt.sgd(opt.constant(1.0)), n_steps=50, metric="avg_grad_sq",
+                         bound=bound, deltas=[1e-2, 1e-4], x0=[0.0], method="mc", budget=50 * 2000)
+    assert [r[0] for r in rows] == [1e-2, 1e-4] and rows[0][1] == bound(1e-2)
+    fig = failure_curve_figure({"sgd": rows})
+    assert isinstance(fig, Figure) and len(fig.axes[0].lines) >= 2
+    b = np.geomspace(1.2, 2.5, 9)
+    q = quantile_from_curve(b, stats.chi2.sf(b * 50, 49), 1e-5)
+    assert abs(q - bound(1e-5)) / bound(1e-5) < 0.01  # log-log interpolation error on this grid
+    assert math.isnan(quantile_from_curve(b, stats.chi2.sf(b * 50, 49), 1e-12))  # outside the curve
