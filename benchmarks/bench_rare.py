@@ -27,7 +27,6 @@ import argparse
 import math
 import time
 
-import numpy as np
 from scipy import stats
 
 from clipsim import noise, objectives, optimizers as opt

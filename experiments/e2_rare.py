@@ -16,7 +16,6 @@ is bounded: |w_t - w_1| ≤ Tηλ). Writes table.md and quantiles.png/pdf into -
 from __future__ import annotations
 
 import argparse
-import math
 import os
 
 import numpy as np
