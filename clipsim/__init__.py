@@ -33,7 +33,8 @@ from .check import BoundCheck, check  # noqa: E402
 from .decisions import SweepCheck, check_sweep  # noqa: E402
 from .engine import SimResult, simulate  # noqa: E402
 from .falsify import FalsifyResult, falsify  # noqa: E402
+from .rare import TailEstimate, tail_probability  # noqa: E402
 from .store import Store  # noqa: E402
 
-__all__ = ["BoundCheck", "FalsifyResult", "SimResult", "Store", "SweepCheck", "check", "check_sweep", "falsify",
-           "noise", "objectives", "optimizers", "simulate", "stats", "__version__"]
+__all__ = ["BoundCheck", "FalsifyResult", "SimResult", "Store", "SweepCheck", "TailEstimate", "check", "check_sweep",
+           "falsify", "noise", "objectives", "optimizers", "simulate", "stats", "tail_probability", "__version__"]

@@ -63,6 +63,12 @@ def _parser():
     f.add_argument("--batch", type=int, default=1000, help="seeds per batch (default 1000)")
     f.add_argument("--max-seeds", type=int, default=100_000, help="seed budget (default 100000)")
     f.add_argument("--confidence", type=float, default=0.95)
+    f.add_argument("--method", choices=("mc", "splitting", "is"), default="mc",
+                   help="mc: sequential Monte Carlo (default); splitting: adaptive multilevel splitting; is: "
+                        "one-big-jump importance sampling (Pareto/Cauchy noise); both for δ down to 1e-8")
+    f.add_argument("--replicas", type=int, default=16, help="splitting: independent replicas (default 16)")
+    f.add_argument("--particles", type=int, default=200, help="splitting: paths per replica (default 200)")
+    f.add_argument("--budget", type=int, default=None, help="is: simulated steps (default 10^5 paths)")
 
     e = sub.add_parser("export", help="export stored cells as one tidy table (CSV, or .parquet)")
     e.add_argument("out", help="output file (.csv or .parquet)")
@@ -257,6 +263,14 @@ def _dispatch(args):
         for path in plot_sweep(sw, Store(args.store, create=False), args.out or os.path.join(args.store, "figures")):
             print(path)
         return 0
+    if args.command == "failure-prob" and args.method != "mc":
+        from .rare import failure_probability_cli as rare_failure_probability
+
+        verdict = rare_failure_probability(sw, args.cell, args.bound, args.delta, _values(args.value),
+                                           method=args.method, confidence=args.confidence,
+                                           replicas=args.replicas, particles=args.particles,
+                                           budget=args.budget)
+        return {"holds": 0, "violated": 1}.get(verdict, 3)
     if args.command == "failure-prob":
         from .report import failure_probability_cli
 

@@ -449,6 +449,11 @@ def run_check(spec, results):
                 warnings.simplefilter("always", St.ClipsimWarning)
                 g = St.delta_growth(deltas, _metric(spec, bound, res), confidence=conf)
             out["growth"].append((cell, g))
+    if spec.get("rare"):  # P(Q > B(δ)) by rare-event estimation, δ down to 1e-8 (clipsim.rare)
+        from .rare import rare_check
+
+        out["rare"] = rare_check(spec, metric, results, lambda c, r, d: check_bound(
+            bound, r, d, confidence=conf, **_cell_values(spec, c, r)).bound_value, conf)
     out["metric"] = metric
     return CheckResult(**out)
 
@@ -462,6 +467,8 @@ def exit_code(checks):
         bad |= fam is not None and fam.verdict == "violated"
         unsure |= fam is not None and fam.verdict == "inconclusive"
         bad |= any(not rr.within for rr in ev.get("rates", ()))
+        bad |= (ev.get("rare") or {}).get("verdict") == "violated"
+        unsure |= (ev.get("rare") or {}).get("verdict") == "inconclusive"
         for sh in ev.get("shape", ()):
             bad |= sh.verdict == "rejected"
             unsure |= sh.verdict == "inconclusive"
@@ -529,7 +536,8 @@ class CheckResult:
     """One evaluated ``[[check]]``: per-cell verdicts ``cells`` [(cell, BoundCheck)], ``calibration``
     [(δ, constant name, Calibration, CalibrationTest)], ``family`` (:class:`stats.FamilyVerdict` or
     None), ``shape`` [ShapeTest], ``rates`` [RateRow], ``growth`` [(cell, DeltaGrowth)], ``summary``
-    [SummaryRow]. Items are also readable as ``result["cells"]``."""
+    [SummaryRow], ``rare`` (rare-event P(Q > B(δ)) per cell, :func:`clipsim.rare.rare_check`). Items are
+    also readable as ``result["cells"]``."""
 
     bound: object
     spec: dict
@@ -542,6 +550,7 @@ class CheckResult:
     summary: list = dataclasses.field(default_factory=list)
     family: object = None
     shape: list = dataclasses.field(default_factory=list)
+    rare: dict = dataclasses.field(default_factory=dict)
 
     def __getitem__(self, key):
         return getattr(self, key)

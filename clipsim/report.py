@@ -70,6 +70,8 @@ def render(sweep, checks, results):
                 lines.append(f"| {c.label} | {c.verdict} | {c.failure.estimate:.3g} [{c.failure.low:.3g}, "
                              f"{c.failure.high:.3g}] | {_fmt(c.quantile)} | {_fmt(c.bound)} | {_fmt(c.tightness)} |")
             lines.append("")
+        from .rare import rare_lines
+        lines += rare_lines(ev.get("rare"))
         for sh in ev.get("shape", ()):
             lines += [f"**Shape in {sh.var}: {sh.verdict}**: slope of log((1-δ)-quantile / B(δ)) against "
                       f"log {sh.var} = {_fmt(sh.slope)} ({sh.confidence:.0%} bootstrap CI over seeds "

@@ -41,6 +41,7 @@ Format (all tables but ``[sweep]``, ``[objective]``, ``[noise]`` and ``[optimize
     calibrate = {n_steps = [100, 1000]}   # cells whose values match calibrate hidden constants
     # rate = "n_steps"  statistic = "median"  tolerance = 0.05   → fitted exponent vs bound.exponent("T")
     # growth = true     → per cell, polylog vs polynomial growth of the (1-δ)-quantile over the δ list
+    # rare = "splitting"  → per cell and δ, P(Q > B(δ)) by rare-event estimation (δ down to 1e-8; or "is")
     # shape = ["n_steps", "delta"]  → does quantile / B(δ) trend in T or 1/δ across cells? (clipsim.report)
 
     [[figure]]                 # figures made by `clipsim plot` from the store
@@ -89,7 +90,7 @@ TOP_KEYS = ("sweep", "vars", "objective", "noise", "optimizer", "grid", "check",
 SWEEP_KEYS = ("name", "description", "n_steps", "seeds", "seed", "record", "x0", "streams", "allow_code", "module")
 STREAMS = ("independent", "common")
 CHECK_KEYS = ("bound", "metric", "delta", "values", "calibrate", "confidence", "where", "rate", "statistic",
-              "tolerance", "n_boot", "growth", "shape")
+              "tolerance", "n_boot", "growth", "shape", "rare", "rare_budget")
 FIGURE_KEYS = ("kind", "x", "group", "metric", "statistic", "bound", "values", "where", "title", "name",
                "deltas", "series", "calibrate")
 FIGURE_KINDS = ("rate", "quantile_delta", "failure_probability", "gen_gap", "tail_index", "trajectory")
@@ -418,6 +419,10 @@ def _check_check(where, c, cells, paths):
         V.integer(f"{where} n_boot", c["n_boot"], 1, 100_000)
     if "growth" in c:
         V.boolean(f"{where} growth", c["growth"])
+    if "rare" in c:  # P(Q > B(δ)) by rare-event estimation (clipsim.rare), δ down to 1e-8
+        V.choice(f"{where} rare", c["rare"], ("splitting", "is"))
+    if "rare_budget" in c:
+        V.integer(f"{where} rare_budget", c["rare_budget"], 1, 10**15)
     return c
 
 
