@@ -437,8 +437,14 @@ def test_calibrate_then_test_held_out():
     c_star = 0.7 * (delta ** (-1 / 3) - 1)  # smallest valid constant
     assert cal.C >= c_star  # upper CI per cell -> conservative
     assert cal.C <= 1.5 * c_star
-    held = S.test_calibrated(cal.C, _cells(rng, 0.7, [0.5, 3.0], 4000, "h"), delta)
-    assert held.verdict in ("holds", "inconclusive")
+    held_cells = _cells(rng, 0.7, [0.5, 3.0], 4000, "h")
+    held = S.test_calibrated(cal.C, held_cells, delta)
+    # the verdict these draws determine: holds iff every cell's Clopper-Pearson upper end is <= delta
+    # (and never violated, since cal.C >= c_star means the true failure probability is <= delta)
+    highs = [S.clopper_pearson(int(np.count_nonzero(c.values > cal.C * c.bound)), c.values.size)[1]
+             for c in held_cells]
+    assert held.verdict == ("holds" if max(highs) <= delta else "inconclusive")
+    assert [c.failure.high for c in held.cells] == highs
     assert all(0 < c.tightness <= 1.0 for c in held.cells)
     low = S.test_calibrated(0.5 * c_star, _cells(rng, 0.7, [0.5, 3.0], 4000, "h"), delta)
     assert low.verdict == "violated"
