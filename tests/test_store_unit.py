@@ -246,3 +246,26 @@ def test_rate_slopes_are_per_group_never_pooled(results):
         assert x == [30, 90]
         assert row.slope.slope == want.slope and (row.slope.low, row.slope.high) == (want.low, want.high)
         assert row.slope.x == (30, 90) and row.var == "n_steps"
+
+
+# ------------------------------------------------------------------ failure-prob seed stream
+
+def test_failure_prob_batches_never_reuse_seeds(sweep, monkeypatch, capsys):
+    from clipsim.report import failure_probability_cli
+
+    real = R.run_config
+    calls = []
+
+    def recording(config, threads=None):
+        calls.append((config.get("first_seed", 0), config["n_seeds"], config["seed"]))
+        return real(config, threads)
+
+    monkeypatch.setattr(R, "run_config", recording)
+    decision = failure_probability_cli(sweep, 1, BOUND, 0.01, {"alpha": 1.4, "C_opt": 1e6}, batch=16,
+                                       max_seeds=64, confidence=0.95)
+    probe, batches = calls[0], calls[1:]
+    assert probe[1] == 1  # the bound's value from one seed
+    # C = 1e6: no seed fails, but 64 seeds cannot certify P <= 0.01: every batch is drawn
+    assert [(s, n) for s, n, _ in batches] == [(0, 16), (16, 16), (32, 16), (48, 16)]  # contiguous, disjoint
+    assert {root for _, _, root in batches} == {sweep.cells[1].config["seed"]}  # the cell's own stream
+    assert decision == "inconclusive" and "0/64" in capsys.readouterr().out
