@@ -72,3 +72,14 @@ def test_relations_in_valid_when():
     assert [type(r) for r in b.valid_when] == [sp.GreaterThan, sp.StrictLessThan]
     with pytest.raises(ValueError, match="must be one 'a < b' style relation"):
         theory.parse_bound("C * T", name="r", quantity="avg_grad_sq", kind="expectation", valid_when=["1 < T < 2"])
+
+
+def test_user_bound_keeps_every_field_it_is_given():
+    b = theory.parse_bound("C * eta * T**(-1/2) * q", name="kw", quantity="avg_grad_sq", kind="expectation",
+                           extra_symbols=["q"], assumptions=["L-smooth"], defaults={"q": 2.0},
+                           description="a test bound", schedule={"eta": "q * T**(-1/2)"},
+                           valid_when=["q < T"])
+    assert b.assumptions == ("L-smooth",) and b.defaults == {"q": 2.0} and b.description == "a test bound"
+    q = sp.Symbol("q", positive=True)
+    assert sp.simplify(b.schedule["eta"] - q * theory.symbols.T ** sp.Rational(-1, 2)) == 0
+    assert b.valid_when[0] == sp.StrictLessThan(q, theory.symbols.T)  # the extra symbol on the left side too
