@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test test-slow bench clean
+.PHONY: venv demo test test-slow mutate bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+# Mutation testing of the decision modules (CPU-heavy: about an hour on 2 cores; docs/testing.md).
+mutate: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[mutate]"
+	PY=$(PY) bash tools/mutate.sh
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"

@@ -137,7 +137,7 @@ def test_run_shows_compile_time_and_seed_progress(tmp_path, capsys):
 
 
 def test_dask_run_prints_the_dashboard_address(tmp_path, capsys):
-    pytest.importorskip("dask.distributed")
+    import dask.distributed  # noqa: F401  (installed by make: missing is a failure, not a skip)
     sw = S.load(TINY)
     one = S.Sweep(sw.name, "", sw.cells[:1], (), (), sw.spec, sw.path)
     assert run_sweep(one, Store(tmp_path / "s"), executor="dask", workers=1, progress=False) == (1, 0)

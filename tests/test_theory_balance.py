@@ -113,5 +113,5 @@ def test_unbounded_and_underdetermined_are_errors():
 
 
 def test_nonlinear_exponent_rejected():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="give sample values .* for q"):
         theory.balance([T ** (sp.Symbol("q", positive=True)) / eta], {eta: None}, "T")

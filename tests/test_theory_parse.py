@@ -63,7 +63,7 @@ def test_rejected(text, msg):
 def test_rejected_does_not_run_code(tmp_path, monkeypatch):
     marker = tmp_path / "ran"
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="parse_bound: "):
         theory.parse_bound(f"__import__('pathlib').Path('{marker}').touch()", **KW)
     assert not marker.exists()
 

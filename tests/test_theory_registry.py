@@ -355,7 +355,7 @@ def test_sadiev_nonconvex_is_strictly_slower_than_lower_bound_below_two():
 
 
 def test_to_grad_norm_rejects_non_squared():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="to_grad_norm needs an avg_grad_sq upper bound"):
         theory.to_grad_norm(theory.get("zhang_2020_lower_bound"))
 
 

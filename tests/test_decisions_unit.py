@@ -1,0 +1,355 @@
+"""Decision boundaries of the statistics layer (issue 14): each case sits on or next to the boundary of
+a verdict, and its answer is computed here from the exact binomial / order-statistic formulas (math.comb,
+closed forms), not by running the code under test. A `<` for `<=`, an off-by-one in a rank, a Bonferroni
+for a Holm, a halved DKW constant or a loosened hidden-constant pattern each flip one of these."""
+import math
+
+import numpy as np
+import pytest
+
+from clipsim import stats as St
+from clipsim.check import _high_prob
+from theory import parse_expr
+
+
+def binom_sf(k, n, p):
+    """P(Bin(n, p) >= k), exactly summed."""
+    return sum(math.comb(n, j) * p ** j * (1 - p) ** (n - j) for j in range(k, n + 1))
+
+
+def binom_cdf(k, n, p):
+    return sum(math.comb(n, j) * p ** j * (1 - p) ** (n - j) for j in range(0, k + 1))
+
+
+# ------------------------------------------------------------------ Holm step-down
+
+LEVEL = 0.05
+
+
+def test_holm_rejects_at_exactly_alpha_over_m_and_steps_down():
+    m = 3
+    p = [LEVEL / 3, LEVEL / 2, LEVEL]  # p_(i) == level/(m-i+1): every one on its boundary, all rejected
+    assert St.holm(p, LEVEL).tolist() == [True, True, True]
+    # just above level/(m-1) for the second: the step-down stops there; the third is not reached
+    p = [LEVEL / 3, LEVEL / 2 * (1 + 1e-9), 0.9 * LEVEL]
+    # sorted: LEVEL/3 (<= LEVEL/3 yes), 0.9 LEVEL (> LEVEL/2: stop)
+    assert St.holm(p, LEVEL).tolist() == [True, False, False]
+    p = [LEVEL / 3 * (1 + 1e-9), 0.0, 1.0]
+    # sorted: 0 (<= L/3), L/3(1+eps) (<= L/2), 1 (> L): two rejected
+    assert St.holm(p, LEVEL).tolist() == [True, True, False]
+    assert len(p) == m
+
+
+def test_holm_is_step_down_not_step_up_or_bonferroni():
+    # Hochberg (step-up) would reject all three here (0.04 <= 0.05); Holm rejects none (0.02 > 0.05/3)
+    assert St.holm([0.02, 0.03, 0.04], LEVEL).tolist() == [False, False, False]
+    # Bonferroni would reject only the first (0.024 > 0.05/3); Holm rejects both of the last two after it
+    assert St.holm([0.01, 0.024, 0.049], LEVEL).tolist() == [True, True, True]
+    # order of the input does not matter: results come back in input order
+    assert St.holm([0.049, 0.01, 0.024], LEVEL).tolist() == [True, True, True]
+    assert St.holm([0.5, LEVEL / 2], LEVEL).tolist() == [False, True]
+
+
+def test_holm_single_test_boundary():
+    assert St.holm([LEVEL], LEVEL).tolist() == [True]
+    assert St.holm([LEVEL * (1 + 1e-12)], LEVEL).tolist() == [False]
+
+
+# ------------------------------------------------------------------ violation p-values
+
+@pytest.mark.parametrize("k,n,delta", [(0, 10, 0.1), (3, 10, 0.1), (10, 10, 0.1), (7, 40, 0.05), (1, 1, 0.5)])
+def test_violation_pvalue_is_the_exact_binomial_tail(k, n, delta):
+    assert St.violation_pvalue(k, n, delta) == pytest.approx(binom_sf(k, n, delta), rel=1e-10, abs=1e-15)
+    assert St.violation_pvalue(k, n, delta, lower=True) == pytest.approx(binom_cdf(k, n, delta), rel=1e-10,
+                                                                         abs=1e-15)
+
+
+def test_violation_pvalue_zero_failures_is_one():
+    assert St.violation_pvalue(0, 50, 0.01) == 1.0
+
+
+# ------------------------------------------------------------------ family verdicts
+
+CONF = 0.95
+FAM_LEVEL = (1 - CONF) / 2  # one-sided error of each per-cell rule
+
+
+def test_family_level_is_half_of_one_minus_confidence():
+    fv = St.family_verdict([("a", "holds", 1.0)], CONF)
+    assert fv.level == pytest.approx(FAM_LEVEL, rel=1e-15)
+
+
+def test_family_violated_exactly_at_the_holm_boundary():
+    members = [("a", "inconclusive", FAM_LEVEL / 2), ("b", "inconclusive", FAM_LEVEL)]
+    fv = St.family_verdict(members, CONF)
+    assert fv.verdict == "violated" and fv.violated == ("a", "b")
+    members = [("a", "inconclusive", FAM_LEVEL / 2 * (1 + 1e-9)), ("b", "inconclusive", FAM_LEVEL)]
+    fv = St.family_verdict(members, CONF)
+    assert fv.verdict == "inconclusive" and fv.violated == ()
+    assert (fv.n_holds, fv.n_inconclusive, fv.n_members) == (0, 2, 2)
+
+
+def test_family_holds_is_intersection_union():
+    # every member holds at its own level: the family holds with no correction
+    fv = St.family_verdict([(str(i), "holds", 1.0) for i in range(50)], CONF)
+    assert fv.verdict == "holds" and fv.n_holds == 50 and fv.n_inconclusive == 0
+    # one member short of holding makes the family inconclusive (not holds, not violated)
+    fv = St.family_verdict([(str(i), "holds", 1.0) for i in range(49)] + [("x", "inconclusive", 0.5)], CONF)
+    assert fv.verdict == "inconclusive" and (fv.n_holds, fv.n_inconclusive) == (49, 1)
+
+
+def test_family_member_without_pvalue_never_violated():
+    fv = St.family_verdict([("a", "violated", None), ("b", "holds", 1.0)], CONF)
+    assert fv.verdict == "inconclusive" and fv.violated == ()
+    assert fv.n_inconclusive == 1  # "a" neither holds nor is violated after the correction
+
+
+def test_family_per_cell_violation_not_enough_after_holm():
+    # 4 members each with p = 0.02 < 0.025 (violated alone) but 0.02 > 0.025/4: the family is not violated
+    fv = St.family_verdict([(str(i), "violated", 0.02) for i in range(4)], CONF)
+    assert fv.verdict == "inconclusive"
+    with pytest.raises(ValueError, match="members must not be empty"):
+        St.family_verdict([], CONF)
+
+
+# ------------------------------------------------------------------ per-cell verdict boundaries
+
+def cp_high_zero(n, conf=CONF):
+    """Clopper-Pearson upper end for k = 0: 1 - (a/2)^(1/n)."""
+    return 1 - ((1 - conf) / 2) ** (1 / n)
+
+
+def test_min_seeds_to_certify_closed_form():
+    for delta in (0.1, 0.05, 0.01, 1e-3):
+        n = St.min_seeds_to_certify(delta, CONF)
+        assert n == math.ceil(math.log(0.025) / math.log(1 - delta))
+        assert cp_high_zero(n) <= delta < cp_high_zero(n - 1)
+    assert St.min_seeds_to_certify(0.05, CONF) == 72  # log(0.025)/log(0.95) = 71.9
+
+
+def test_zero_failures_holds_at_n_min_and_not_one_seed_earlier():
+    delta, n = 0.05, 72
+    for n_seeds, want in ((n, "holds"), (n - 1, "inconclusive")):
+        Q = np.zeros(n_seeds)
+        verdict, why, *_ = _high_prob(Q, np.zeros(n_seeds, bool), 1.0, delta, CONF, False)
+        assert verdict == want, (n_seeds, why)
+    assert "cannot certify" in _high_prob(np.zeros(n - 1), np.zeros(n - 1, bool), 1.0, delta, CONF, False)[1]
+
+
+def test_holds_boundary_is_inclusive_at_the_interval_upper_end():
+    """'holds' iff CP high <= delta: delta exactly at the upper end holds, a hair below does not."""
+    n = 200
+    hi = St.clopper_pearson(0, n, CONF)[1]
+    assert hi == pytest.approx(cp_high_zero(n), rel=1e-12)  # the interval is the closed form
+    cells = [St.Cell(np.zeros(n), 1.0)]
+    assert St.test_calibrated(1.0, cells, hi, CONF).verdict == "holds"
+    assert St.test_calibrated(1.0, cells, hi * (1 - 1e-9), CONF).verdict == "inconclusive"
+    Q, div = np.zeros(n), np.zeros(n, bool)
+    assert _high_prob(Q, div, 1.0, hi, CONF, False)[0] == "holds"
+    assert _high_prob(Q, div, 1.0, hi * (1 - 1e-9), CONF, False)[0] == "inconclusive"
+
+
+def test_violated_boundary_is_strict_at_the_interval_lower_end():
+    """'violated' iff CP low > delta: delta exactly at the low end is not violated."""
+    n, k = 100, 20
+    lo = St.clopper_pearson(k, n, CONF)[0]
+    Q = np.r_[np.full(k, 2.0), np.zeros(n - k)]
+    div = np.zeros(n, bool)
+    assert _high_prob(Q, div, 1.0, lo, CONF, False)[0] == "inconclusive"
+    assert _high_prob(Q, div, 1.0, lo * (1 - 1e-9), CONF, False)[0] == "violated"
+    cells = [St.Cell(Q, 1.0)]
+    assert St.test_calibrated(1.0, cells, lo, CONF).cells[0].verdict == "inconclusive"
+    assert St.test_calibrated(1.0, cells, lo * (1 - 1e-9), CONF).cells[0].verdict == "violated"
+
+
+def test_a_value_equal_to_the_bound_is_not_a_failure_but_diverged_is():
+    n = 100
+    fp = St.failure_probability(np.ones(n), 1.0)
+    assert fp.k == 0  # Q > B fails, Q == B does not
+    fp = St.failure_probability(np.r_[np.ones(n - 2), np.inf, np.nan], 1.0)
+    assert (fp.k, fp.n_diverged) == (2, 2)
+    fp = St.failure_probability(np.ones(n), 1.0, diverged=np.r_[True, np.zeros(n - 1, bool)])
+    assert fp.k == 1
+
+
+def test_lower_bound_boundaries():
+    """Lower bound 'P(Q >= B) >= delta': holds iff CP low >= delta, violated iff CP high < delta; Q == B counts."""
+    n, k = 100, 30
+    Q = np.r_[np.ones(k), np.zeros(n - k)]  # exactly k seeds with Q == B = 1
+    div = np.zeros(n, bool)
+    lo, hi = St.clopper_pearson(k, n, CONF)
+    assert _high_prob(Q, div, 1.0, lo, CONF, True)[0] == "holds"
+    assert _high_prob(Q, div, 1.0, lo * (1 + 1e-9), CONF, True)[0] == "inconclusive"
+    assert _high_prob(Q, div, 1.0, hi, CONF, True)[0] == "inconclusive"
+    assert _high_prob(Q, div, 1.0, hi * (1 + 1e-9), CONF, True)[0] == "violated"
+
+
+# ------------------------------------------------------------------ order statistics and calibration
+
+def upper_rank(n, q, a):
+    """Smallest u with P(Bin(n, q) >= u) <= a/2 (1-based), n + 1 if none."""
+    for u in range(n + 1):
+        if binom_sf(u, n, q) <= a / 2:
+            return u
+    return n + 1
+
+
+def lower_rank(n, q, a):
+    """Largest l with P(Bin(n, q) < l) <= a/2, 0 if none."""
+    return max([l for l in range(1, n + 1) if binom_cdf(l - 1, n, q) <= a / 2], default=0)
+
+
+@pytest.mark.parametrize("n,q", [(100, 0.9), (50, 0.5), (72, 0.95), (71, 0.95), (400, 0.99)])
+def test_quantile_ci_ranks_match_the_exact_binomial(n, q):
+    x = np.arange(1.0, n + 1)  # X_(i) = i
+    ci = St.quantile_ci(x[::-1], q, CONF)
+    u, l = upper_rank(n, q, 1 - CONF), lower_rank(n, q, 1 - CONF)
+    assert ci.high == (u if u <= n else math.inf)
+    assert ci.low == (l if l >= 1 else -math.inf)
+    assert ci.estimate == math.ceil(n * q - 1e-12)
+
+
+def test_calibrated_constant_is_the_largest_upper_rank_ratio():
+    n, delta = 100, 0.1
+    u = upper_rank(n, 1 - delta, 1 - CONF)
+    a, b = np.arange(1.0, n + 1), 10 * np.arange(1.0, n + 1)
+    cal = St.calibrate_constant([St.Cell(a, 2.0, "a"), St.Cell(b, 4.0, "b")], delta, CONF)
+    assert cal.C == pytest.approx(10 * u / 4.0, rel=1e-15) and cal.binding == "b"
+    assert dict(cal.per_cell)["a"] == pytest.approx(u / 2.0, rel=1e-15)
+    # too few seeds for an upper order statistic: C = inf
+    few = St.min_seeds_to_certify(delta, CONF) - 1
+    assert St.calibrate_constant([St.Cell(np.ones(few), 1.0)], delta, CONF).C == math.inf
+
+
+# ------------------------------------------------------------------ DKW / Anderson lower bound of a mean
+
+@pytest.mark.parametrize("n", [10, 100, 1000])
+def test_dkw_low_end_uses_massart_constant(n):
+    """All values 1 on support [0, inf): E Q >= 1 - eps with eps = sqrt(log(2/a) / (2n)) exactly."""
+    mb = St.mean_bounds(np.ones(n), CONF, lower_support=0.0, n_boot=10)
+    eps = math.sqrt(math.log(2 / (1 - CONF)) / (2 * n))
+    assert mb.low == pytest.approx(max(1 - eps, 0.0), rel=1e-12, abs=1e-15)
+    assert mb.estimate == 1.0
+
+
+def test_dkw_low_end_two_point_distribution():
+    # half 0, half 2 on [0, inf): low = 0 + (1 - eps)(0 - 0) + max(1/2 - eps, 0) (2 - 0)
+    n = 400
+    eps = math.sqrt(math.log(40) / (2 * n))
+    mb = St.mean_bounds(np.r_[np.zeros(n // 2), np.full(n // 2, 2.0)], CONF, lower_support=0.0, n_boot=10)
+    assert mb.low == pytest.approx(2 * (0.5 - eps), rel=1e-12)
+
+
+# ------------------------------------------------------------------ hidden-constant names
+
+@pytest.mark.parametrize("name", ["C", "C_opt", "C_1", "C_a_b", "C_Lip2"])
+def test_hidden_constant_names_accepted(name):
+    expr, hidden = parse_expr(f"{name} * T**(-1/2)")
+    assert [h.name for h in hidden] == [name]
+    assert hidden[0].is_positive
+
+
+@pytest.mark.parametrize("name", ["Cx", "C_", "cC", "C1", "xC_opt", "CC", "Copt"])
+def test_near_miss_hidden_constant_names_rejected(name):
+    with pytest.raises(ValueError, match=f"unknown name '{name}'"):
+        parse_expr(f"{name} * T")
+
+
+# ------------------------------------------------------------------ sequential test seed stream
+
+def test_sequential_batches_cover_contiguous_disjoint_seeds():
+    calls = []
+
+    def sample(start, count):
+        calls.append((start, count))
+        return np.zeros(count)
+
+    out = St.sequential_failure_test(sample, 1.0, 0.01, batch=70, max_seeds=1000, confidence=CONF,
+                                     method="betabinomial")
+    starts = [s for s, _ in calls]
+    assert starts == [sum(c for _, c in calls[:i]) for i in range(len(calls))]  # never reuse a seed
+    assert sum(c for _, c in calls) == out.n and out.n <= 1000
+    assert all(c == 70 for _, c in calls[:-1])
+
+
+def test_sequential_last_batch_is_trimmed_to_the_budget():
+    calls = []
+
+    def sample(start, count):
+        calls.append((start, count))
+        return np.full(count, 0.5)  # p = 0 ... but delta so small nothing decides before the budget
+
+    out = St.sequential_failure_test(sample, 1.0, 1e-6, batch=40, max_seeds=100, confidence=CONF,
+                                     method="bonferroni")
+    assert calls == [(0, 40), (40, 40), (80, 20)]
+    assert (out.decision, out.n, out.looks, out.max_looks) == ("inconclusive", 100, 3, 3)
+
+
+def test_sequential_stops_at_first_decisive_look():
+    # every value fails: p = 1 > delta; a Bonferroni CP low end over K = 10 looks exceeds 0.5 after
+    # the first batch of 20 (CP low for 20/20 at level 1 - 0.05/10 is (0.0025)^(1/20) = 0.74)
+    calls = []
+    out = St.sequential_failure_test(lambda s, c: calls.append((s, c)) or np.full(c, 2.0), 1.0, 0.5,
+                                     batch=20, max_seeds=200, confidence=CONF, method="bonferroni")
+    assert out.decision == "violated" and calls == [(0, 20)]
+    assert out.low == pytest.approx((0.05 / 10 / 2) ** (1 / 20), rel=1e-9)
+
+
+# ------------------------------------------------------------------ δ-growth decisions at the margin
+
+DELTAS = [0.1, 0.03, 0.01, 0.003]
+
+
+@pytest.fixture(scope="module")
+def exp_growth():
+    x = np.random.default_rng(11).exponential(size=2000)
+    return x, St.delta_growth(DELTAS, x, n_boot=100, margin=0.1)
+
+
+def test_delta_growth_polylog_boundary_is_inclusive_at_the_margin(exp_growth):
+    """'polylog' iff the GPD shape interval's upper end <= margin; the interval does not depend on margin."""
+    x, g = exp_growth
+    xi_high = g.gpd.xi_high
+    assert g.gpd.xi_low <= 0 < xi_high < 0.5  # exponential: shape 0 inside its interval
+    at = St.delta_growth(DELTAS, x, n_boot=100, margin=xi_high)
+    assert at.decision == "polylog" and at.gpd.xi_high == xi_high
+    below = St.delta_growth(DELTAS, x, n_boot=100, margin=float(np.nextafter(xi_high, -1)))
+    assert below.decision == "inconclusive"
+    # seeds that would decide: n ((xi_high - xi) / (margin - xi))^2 when the estimate is below the margin
+    m, xi = below.margin, below.gpd.xi
+    assert xi < m and below.seeds_to_decide == math.ceil(2000 * ((xi_high - xi) / (m - xi)) ** 2)
+
+
+def test_delta_growth_polynomial_needs_both_lower_ends_positive():
+    x = np.random.default_rng(12).pareto(2.0, size=2000) + 1.0  # Pareto index 2: xi = 1/2
+    g = St.delta_growth(DELTAS, x, n_boot=100)
+    assert (g.decision == "polynomial") == (g.kappa_low > 0 and g.gpd.xi_low > 0)
+    assert g.decision != "polylog"
+
+
+# ------------------------------------------------------------------ exit codes
+
+def _rate(slope, theory, tol):
+    from clipsim.decisions import RateRow
+
+    fit = St.LoglogSlope(slope, slope - 0.1, slope + 0.1, 0.0, 0.95, "median", (1, 2), (1.0, 1.0), 10)
+    return RateRow("all", "n_steps", fit, theory, tol)
+
+
+def test_rate_within_tolerance_boundary_is_inclusive():
+    assert _rate(-0.5 + 0.25, -0.5, 0.25).within  # |slope - theory| == tolerance (exact in binary)
+    assert not _rate(-0.5 + 0.25 + 2 ** -20, -0.5, 0.25).within
+
+
+def test_exit_codes_follow_the_family_and_rates():
+    from clipsim.decisions import exit_code
+
+    holds = St.family_verdict([("a", "holds", 1.0)], CONF)
+    unsure = St.family_verdict([("a", "inconclusive", 0.5)], CONF)
+    bad = St.family_verdict([("a", "violated", 0.0)], CONF)
+    assert exit_code([{"family": holds}]) == 0
+    assert exit_code([{"family": unsure}]) == 3
+    assert exit_code([{"family": bad}, {"family": unsure}]) == 1
+    assert exit_code([{"family": holds, "rates": [_rate(-0.5, -0.5, 0.05)]}]) == 0
+    assert exit_code([{"family": holds, "rates": [_rate(-0.2, -0.5, 0.05)]}]) == 1
+    assert exit_code([{"family": None, "rates": [_rate(-0.2, -0.5, 0.05)]}, {"family": unsure}]) == 1

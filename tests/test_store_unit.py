@@ -1,0 +1,271 @@
+"""Store, runner and sweep-level checks tested directly (issue 14) on one tiny sweep simulated once per
+module: put/load/table round trips, write order (the index row only after the durable cell file),
+resume counts after a killed run, the calibration split (the constant is fitted on the calibration
+cells only) and rate grouping (one slope per group, never pooled)."""
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+
+import clipsim.runner as R
+from clipsim import decisions as D
+from clipsim import stats as St
+from clipsim import store as store_mod
+from clipsim import sweep as S
+from clipsim.runner import run_sweep
+from clipsim.store import Store
+
+QUIET = {"progress": False, "say": lambda _: None}
+SPEC = {"sweep": {"name": "unit", "n_steps": 60, "seeds": 40, "seed": 5, "record": 3},
+        "objective": {"name": "quadratic", "dim": 3},
+        "noise": {"family": "stable", "alpha": 1.5},
+        "optimizer": {"name": "clipped_sgd", "eta": 0.05, "clip": 1.0},
+        "grid": {"noise.alpha": [1.5, 1.9], "n_steps": [30, 90]}}
+BOUND = "li_liu_2023_clipped_sgd"
+CAL_CHECK = {"bound": BOUND, "values": {"alpha": 1.4}, "delta": 0.1, "calibrate": {"noise.alpha": 1.5}}
+
+
+def sub_spec(**grid):
+    return {**SPEC, "grid": {**SPEC["grid"], **grid}}
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    return S.from_spec(SPEC)
+
+
+@pytest.fixture(scope="module")
+def stored(sweep, tmp_path_factory):
+    path = tmp_path_factory.mktemp("unit") / "store"
+    assert run_sweep(sweep, Store(path), **QUIET) == (4, 0)
+    return path
+
+
+@pytest.fixture(scope="module")
+def results(sweep, stored):
+    return D.load_results(sweep, Store(stored, create=False))
+
+
+# ------------------------------------------------------------------ store round trips
+
+def test_put_load_round_trip(sweep, stored):
+    st = Store(stored, create=False)
+    assert st.keys() == sorted(c.key for c in sweep.cells)
+    assert st.keys("unit") == st.keys() and st.keys("other") == []
+    for cell in sweep.cells:
+        res = st.load(cell.key)
+        direct = R.run_config(cell.config)
+        for k, v in direct.metrics.items():
+            np.testing.assert_array_equal(res.metrics[k], v, err_msg=k)
+        np.testing.assert_array_equal(res.final_iterate, direct.final_iterate)
+        assert res.config == direct.config
+    rows = {k: (s, c) for k, s, c, _, _ in st.rows()}
+    assert {k: c for k, (_, c) in rows.items()} == {c.key: list(c.coords) for c in sweep.cells}
+
+
+def test_table_has_one_row_per_cell_and_seed(sweep, stored):
+    st = Store(stored, create=False)
+    rows = st.table()
+    assert len(rows) == 4 * 40
+    cell = sweep.cells[2]
+    mine = [r for r in rows if r["cell"] == cell.key]
+    assert [r["seed_index"] for r in mine] == list(range(40))
+    assert all(r["noise.alpha"] == 1.9 and r["n_steps"] == 30 for r in mine)
+    final = st.load(cell.key).metrics["avg_grad_sq"]
+    assert [r["avg_grad_sq"] for r in mine] == final.tolist()
+
+
+def test_load_of_a_missing_key_names_it(stored):
+    with pytest.raises(KeyError, match="no cell 'nope'"):
+        Store(stored, create=False).load("nope")
+
+
+# ------------------------------------------------------------------ write order and atomicity
+
+def one_cell_sweep():
+    return S.from_spec({**SPEC, "grid": {"noise.alpha": [1.9], "n_steps": [30]}})
+
+
+def test_index_row_only_after_the_durable_cell_file(tmp_path, monkeypatch):
+    sw = one_cell_sweep()
+    cell = sw.cells[0]
+    res = R.run_config(cell.config)
+    events = []
+    real_replace, real_fsync_dir, real_insert = os.replace, store_mod._fsync_dir, Store._insert
+    monkeypatch.setattr(store_mod.os, "replace", lambda a, b: (events.append("rename"), real_replace(a, b)))
+    monkeypatch.setattr(store_mod, "_fsync_dir", lambda p: (events.append("fsync_dir"), real_fsync_dir(p)))
+    monkeypatch.setattr(Store, "_insert", lambda self, rows: (events.append("index"), real_insert(self, rows)))
+    Store(tmp_path / "s").put(cell.key, sw.name, cell.coords, res)
+    assert events == ["rename", "fsync_dir", "index"]
+
+
+def test_crash_between_file_and_index_row(tmp_path, monkeypatch):
+    """A writer killed after the rename and before the index row leaves a valid file: re-indexed, not redone."""
+    sw = one_cell_sweep()
+    cell = sw.cells[0]
+    res = R.run_config(cell.config)
+
+    class Killed(Exception):
+        pass
+
+    def die(self, rows):
+        raise Killed
+
+    path = tmp_path / "s"
+    with monkeypatch.context() as m:
+        m.setattr(Store, "_insert", die)
+        with pytest.raises(Killed):
+            Store(path).put(cell.key, sw.name, cell.coords, res)
+    st = Store(path)
+    assert not st.has(cell.key) and os.path.exists(st._npz(cell.key))
+    assert not list((path / "cells").glob("*.tmp-*"))
+    assert run_sweep(sw, st, **QUIET) == (0, 1)  # re-indexed from the durable file, not recomputed
+    np.testing.assert_array_equal(st.load(cell.key).metrics["avg_grad_sq"], res.metrics["avg_grad_sq"])
+
+
+def test_crash_before_rename_leaves_no_row_and_no_file(tmp_path, monkeypatch):
+    sw = one_cell_sweep()
+    cell = sw.cells[0]
+    res = R.run_config(cell.config)
+
+    def die(a, b):
+        raise OSError("disk gone")
+
+    path = tmp_path / "s"
+    with monkeypatch.context() as m:
+        m.setattr(store_mod.os, "replace", die)
+        with pytest.raises(OSError, match="disk gone"):
+            Store(path).put(cell.key, sw.name, cell.coords, res)
+    st = Store(path)
+    assert not st.has(cell.key) and not os.path.exists(st._npz(cell.key))
+    assert not list((path / "cells").glob("*"))  # the temporary is removed too
+    assert st.status(cell.key) == "missing"
+
+
+# ------------------------------------------------------------------ runner resume
+
+def test_resume_skips_exactly_the_finished_cells(tmp_path):
+    path = tmp_path / "s"
+    part = S.from_spec(sub_spec(n_steps=[30]))  # 2 of the 4 cells
+    assert run_sweep(part, Store(path), **QUIET) == (2, 0)
+    assert run_sweep(S.from_spec(SPEC), Store(path), **QUIET) == (2, 2)
+    assert run_sweep(S.from_spec(SPEC), Store(path), **QUIET) == (0, 4)
+
+
+def test_killed_run_keeps_finished_cells(tmp_path, monkeypatch):
+    sw = S.from_spec(SPEC)
+    real = R.run_config
+    cell_configs = [c.config for c in sw.cells]
+    calls = []
+
+    class Killed(Exception):
+        pass
+
+    def dies_on_third_cell(config, threads=None):
+        if config in cell_configs:
+            calls.append(config)
+            if len(calls) == 3:
+                raise Killed
+        return real(config, threads)
+
+    path = tmp_path / "s"
+    with monkeypatch.context() as m:
+        m.setattr(R, "run_config", dies_on_third_cell)
+        with pytest.raises(Killed):
+            run_sweep(sw, Store(path), **QUIET)
+    assert len(Store(path).keys()) == 2
+    assert run_sweep(sw, Store(path), **QUIET) == (2, 2)
+
+
+# ------------------------------------------------------------------ calibration split
+
+def test_calibration_uses_only_calibration_cells(results):
+    name, cal_cells, test_cells = D.calibration_split(CAL_CHECK, results, 0.1)
+    assert name == "C_opt"
+    assert [c.label for c in cal_cells] == ["noise.alpha=1.5, n_steps=30", "noise.alpha=1.5, n_steps=90"]
+    assert [c.label for c in test_cells] == ["noise.alpha=1.9, n_steps=30", "noise.alpha=1.9, n_steps=90"]
+
+
+def _with_metric(res, quantity, values):
+    return dataclasses.replace(res, metrics={**res.metrics, quantity: values})
+
+
+def test_mutating_held_out_data_does_not_move_the_fitted_constant(results):
+    bound = D.resolve_bound(BOUND)
+    q = bound.quantity
+    _, cal, test = D.calibrate_and_test(CAL_CHECK, results, 0.1)
+    assert np.isfinite(cal.C)
+    held = [(c, _with_metric(r, q, np.full(40, 1e9))) if dict(c.coords)["noise.alpha"] == 1.9 else (c, r)
+            for c, r in results]
+    _, cal2, test2 = D.calibrate_and_test(CAL_CHECK, held, 0.1)
+    assert cal2.C == cal.C and cal2.per_cell == cal.per_cell
+    assert test2.verdict == "violated" and all(c.verdict == "violated" for c in test2.cells)
+    # ... while the calibration cells do move it
+    moved = [(c, _with_metric(r, q, r.metrics[q] * 2)) if dict(c.coords)["noise.alpha"] == 1.5 else (c, r)
+             for c, r in results]
+    _, cal3, _ = D.calibrate_and_test(CAL_CHECK, moved, 0.1)
+    assert cal3.C == pytest.approx(2 * cal.C, rel=1e-12)
+
+
+def test_calibrated_constant_matches_the_order_statistic(results):
+    bound = D.resolve_bound(BOUND)
+    _, cal_cells, _ = D.calibration_split(CAL_CHECK, results, 0.1)
+    _, cal, _ = D.calibrate_and_test(CAL_CHECK, results, 0.1)
+    want = max(St.quantile_ci(c.values, 0.9, 0.95).high / c.bound for c in cal_cells)
+    assert cal.C == want
+    assert bound.hidden_constants and len(cal.per_cell) == 2
+
+
+def test_calibration_refuses_shared_streams(tmp_path):
+    common = S.from_spec({**SPEC, "sweep": {**SPEC["sweep"], "streams": "common", "seeds": 2},
+                          "grid": {"noise.alpha": [1.5, 1.9]}})
+    fake = [(c, None) for c in common.cells]
+    with pytest.raises(ValueError, match="share streams"):
+        D.refuse_shared_streams(fake, "calibrate")
+
+
+def test_calibration_needs_cells_on_both_sides(results):
+    with pytest.raises(ValueError, match="leaves 4 calibration and 0 held-out cells"):
+        D.calibration_split({**CAL_CHECK, "calibrate": {"noise.alpha": [1.5, 1.9]}}, results, 0.1)
+
+
+# ------------------------------------------------------------------ rate grouping
+
+def test_rate_slopes_are_per_group_never_pooled(results):
+    spec = {"bound": BOUND, "values": {"alpha": 1.4, "C_opt": 1.0}, "delta": 0.1, "rate": "n_steps", "n_boot": 50}
+    out = D.run_check(spec, results)
+    assert [r.group for r in out["rates"]] == ["noise.alpha=1.5", "noise.alpha=1.9"]
+    bound = D.resolve_bound(BOUND)
+    for row, alpha in zip(out["rates"], (1.5, 1.9)):
+        items = sorted(((c.config["n_steps"], r) for c, r in results if dict(c.coords)["noise.alpha"] == alpha),
+                       key=lambda t: t[0])
+        x = [t for t, _ in items]
+        samples = [np.where(r.metrics["diverged"], np.inf, r.metrics[bound.quantity]) for _, r in items]
+        want = St.loglog_slope(x, samples, statistic="median", confidence=0.95, n_boot=50, seed=0)
+        assert x == [30, 90]
+        assert row.slope.slope == want.slope and (row.slope.low, row.slope.high) == (want.low, want.high)
+        assert row.slope.x == (30, 90) and row.var == "n_steps"
+
+
+# ------------------------------------------------------------------ failure-prob seed stream
+
+def test_failure_prob_batches_never_reuse_seeds(sweep, monkeypatch, capsys):
+    from clipsim.report import failure_probability_cli
+
+    real = R.run_config
+    calls = []
+
+    def recording(config, threads=None):
+        calls.append((config.get("first_seed", 0), config["n_seeds"], config["seed"]))
+        return real(config, threads)
+
+    monkeypatch.setattr(R, "run_config", recording)
+    decision = failure_probability_cli(sweep, 1, BOUND, 0.01, {"alpha": 1.4, "C_opt": 1e6}, batch=16,
+                                       max_seeds=64, confidence=0.95)
+    probe, batches = calls[0], calls[1:]
+    assert probe[1] == 1  # the bound's value from one seed
+    # C = 1e6: no seed fails, but 64 seeds cannot certify P <= 0.01: every batch is drawn
+    assert [(s, n) for s, n, _ in batches] == [(0, 16), (16, 16), (32, 16), (48, 16)]  # contiguous, disjoint
+    assert {root for _, _, root in batches} == {sweep.cells[1].config["seed"]}  # the cell's own stream
+    assert decision == "inconclusive" and "0/64" in capsys.readouterr().out
