@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import os
 
-KERNEL_MODULES = ("_rng.py", "_vmath.py", "noise.py", "objectives.py", "optimizers.py", "_stages.py", "engine.py")
+KERNEL_MODULES = ("_rng.py", "_vmath.py", "noise.py", "objectives.py", "optimizers.py", "_stages.py", "engine.py",
+                  "rare.py")
 
 
 def _sources_hash(pkg_dir):
