@@ -154,8 +154,7 @@ def _bound_label(spec):
     b = resolve_bound(spec["bound"], "[[figure]] bound")
     label = f"bound {b.name} [{b.status}: {STATUS_WORDS.get(b.status, b.status)}]"
     given = {k: v for k, v in spec.get("values", {}).items() if isinstance(v, (int, float))}
-    given.update({k: v for k, v in getattr(b, "defaults", {}).items() if k not in given}
-                 if isinstance(getattr(b, "defaults", None), dict) else {})
+    given.update({k: v for k, v in dict(getattr(b, "defaults", None) or {}).items() if k not in given})
     expr = b.expr.subs({s: sp.nsimplify(given[s.name]) for s in b.expr.free_symbols if s.name in given})
     lhs = theory.QUANTITIES.get(b.quantity, r"\mathrm{" + b.quantity.replace("_", r"\_") + "}")
     rel = r"\geq" if b.kind == "lower_bound" else r"\leq"

@@ -75,7 +75,7 @@ def test_rate_figure_draws_each_series_and_its_bound(items):
     assert sorted(l for l in labels if l.startswith("alpha=")) == ["alpha=1.5", "alpha=1.9"]
     assert sum(l.startswith("bound, ") for l in labels) == 1
     assert sum(ln.get_linestyle() == "--" for ln in ax.lines) == 2  # one bound curve per series
-    assert "log_power" not in ax.get_title() and "[D" in ax.get_title()  # parameters resolved, status named
+    assert "power" not in ax.get_title() and "[D: derived here]" in ax.get_title()  # parameters resolved
     assert ax.get_ylabel() == "median of (1/T)Σ‖∇F(w_t)‖²"
 
 
