@@ -526,6 +526,10 @@ def _what(spec):
             "trajectory": f"median of {metric_words(metric)} against the step t"}[kind]
 
 
+def _upper_first(s):
+    return s[:1].upper() + s[1:]
+
+
 def caption(spec, items) -> str:
     """The caption written beside a figure: what is plotted, seeds per cell, the interval type and level."""
     items = [(c, r) for c, r in items if matches(c, spec.get("where"))]
@@ -534,9 +538,12 @@ def caption(spec, items) -> str:
     kind, what = spec["kind"], _what(spec)
     lines = [spec.get("title") or what, f"Plotted: {what}; one series per {spec.get('group') or 'sweep'}.",
              f"Cells: {len(items)}; seeds per cell: {n}.",
-             _INTERVALS[kind].format(conf="95%").capitalize() + "."]
+             _upper_first(_INTERVALS[kind].format(conf="95%")) + "."]
     if spec.get("bound"):
         lines.append(f"Bound: {_bound_label(spec)[1].splitlines()[0]}; values: {spec.get('values', {})}.")
+    if kind == "failure_probability":
+        lines.append("A hidden constant without a value is fitted per δ on the calibration cells (as `clipsim "
+                     "check` does, title) and only held-out cells are drawn.")
     return "\n".join(lines) + "\n"
 
 

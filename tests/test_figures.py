@@ -129,4 +129,4 @@ def test_plot_figure_writes_a_caption_with_seeds_and_interval(items, tmp_path):
     with open(tmp_path / "r.txt", encoding="utf-8") as f:
         text = f.read()
     assert text == caption(spec, items)
-    assert "seeds per cell: 200" in text and "95%" in text and "order-statistic" in text
+    assert "seeds per cell: 200" in text and "Bars: distribution-free order-statistic 95%" in text
