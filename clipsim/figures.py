@@ -1,4 +1,5 @@
-"""Figures from a store, never from a simulation (``clipsim plot``). Each is saved as PDF and PNG.
+"""Figures from a store, never from a simulation (``clipsim plot``): :func:`draw_figure` returns a matplotlib
+Figure; :func:`plot_figure` saves it as PDF and PNG with a caption file ``<name>.txt`` (:func:`caption`).
 
 ``[[figure]]`` kinds (keys in brackets are optional):
 
