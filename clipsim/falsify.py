@@ -267,31 +267,16 @@ def check_table(fz, spec=None):
 
 
 def resolve_bound(b):
-    """A registry name, or an own bound table {name, expr, quantity, kind, delta, hidden, valid_when}."""
-    import theory
+    """A registry name, or an own bound table {name, expr, quantity, kind, delta, hidden, valid_when}, parsed
+    by :func:`clipsim.decisions.resolve_bound` (the one parser of own bounds)."""
+    from .decisions import resolve_bound as resolve
     from .sweep import FALSIFY_BOUND_KEYS
 
-    if isinstance(b, str):
-        return theory.get(b)
-    V.table("[falsify] bound", b)
-    for k in b:
-        if k not in FALSIFY_BOUND_KEYS:
-            raise ValueError(f"[falsify] bound: unknown key {k!r}: valid keys are {', '.join(FALSIFY_BOUND_KEYS)}")
-    for k in ("name", "expr", "quantity", "kind"):
-        V.string(f"[falsify] bound {k}", b.get(k))
-    bound = theory.parse_bound(b["expr"], name=b["name"], quantity=b["quantity"], kind=b["kind"],
-                               delta=b.get("delta", "auto"), valid_when=b.get("valid_when", ()),
-                               rate_var=None if "T" in b["expr"] else "T")
-    if "hidden" in b:
-        names = b["hidden"]
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise ValueError(f"[falsify] bound hidden = {names!r} is not allowed: must be a list of names")
-        syms = {s.name: s for s in bound.expr.free_symbols}
-        unknown = [n for n in names if n not in syms]
-        if unknown:
-            raise ValueError(f"[falsify] bound hidden: {', '.join(unknown)} do not appear in expr")
-        bound = bound.with_(hidden_constants=tuple(syms[n] for n in names))
-    return bound
+    if isinstance(b, dict):
+        for k in b:
+            if k not in FALSIFY_BOUND_KEYS:
+                raise ValueError(f"[falsify] bound: unknown key {k!r}: valid keys are {', '.join(FALSIFY_BOUND_KEYS)}")
+    return resolve(b, "[falsify] bound")
 
 
 # ---- simulating cells of the box (the real problem) ------------------------------------------

@@ -1,4 +1,5 @@
-"""Figures from a store, never from a simulation (``clipsim plot``). Each is saved as PDF and PNG.
+"""Figures from a store, never from a simulation (``clipsim plot``): :func:`draw_figure` returns a matplotlib
+Figure; :func:`plot_figure` saves it as PDF and PNG with a caption file ``<name>.txt`` (:func:`caption`).
 
 ``[[figure]]`` kinds (keys in brackets are optional):
 
@@ -42,6 +43,50 @@ plt.rcParams.update({"figure.figsize": (5.2, 3.8), "font.size": 9, "axes.grid": 
                      "savefig.bbox": "tight", "figure.dpi": 110})
 
 
+#: y-axis words for the metrics and records (docs/metrics.md has the full glossary)
+METRIC_WORDS = {
+    "avg_grad_sq": "(1/T)Σ‖∇F(w_t)‖²", "min_grad_sq": "min_t ‖∇F(w_t)‖²", "final_grad_sq": "‖∇F(w_T)‖²",
+    "final_gap": "F(w_T) − F*", "final_value": "F(w_T)", "avg_grad_norm": "(1/T)Σ‖∇F(w_t)‖",
+    "clip_fraction": "fraction of clipped steps", "max_dist": "max_t ‖w_t − w_1‖",
+    "avg_pop_grad_sq": "(1/T)Σ‖∇F_pop(w_t)‖²", "final_pop_grad_sq": "‖∇F_pop(w_T)‖²",
+    "final_pop_gap": "F_pop(w_T) − F_pop*", "final_gen_gap": "F_pop(w_T) − F_S(w_T)",
+    "final_grad_dev": "‖∇F_pop(w_T) − ∇F_S(w_T)‖", "grad_sq": "‖∇F(w_t)‖²", "gap": "F(w_t) − F*",
+    "dist": "‖w_t − w_1‖", "pop_grad_sq": "‖∇F_pop(w_t)‖²", "gen_gap": "F_pop(w_t) − F_S(w_t)"}
+#: the status tags in a few words (docs/theory.md has them in full)
+STATUS_WORDS = {"V": "read in the paper", "2nd": "read in a restatement", "R": "recalled", "D": "derived here"}
+#: x-axis words for the usual grid paths
+AXIS_WORDS = {"n_steps": "horizon T (steps)", "objective.n": "sample size n", "optimizer.batch": "batch size B",
+              "noise.alpha": "noise tail index α", "noise.tail_index": "noise tail index a",
+              "objective.dim": "dimension d"}
+
+
+def metric_words(metric: str) -> str:
+    """``metric`` as a formula in words for an axis label (the code name when unknown)."""
+    return METRIC_WORDS.get(metric, metric)
+
+
+def _stat_words(stat, metric):
+    what = metric_words(metric)
+    return f"median of {what}" if stat == "median" else f"{float(stat):g}-quantile of {what}"
+
+
+def _title(*lines):
+    """Title lines without blanks (a missing user title leaves no empty first line)."""
+    return "\n".join(str(s) for s in lines if s)
+
+
+def _legend(ax, **kw):
+    """Legend outside the axes, on the right: it never covers data."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **kw)
+
+
+def _colour(colours, label, i):
+    """The series' colour: fixed per group label across every figure of a sweep (``colours``), else C{i}."""
+    return colours.get(label, f"C{i % 10}") if colours else f"C{i % 10}"
+
+
 def _values(cell, res, metric):
     q = np.asarray(res.metrics[metric] if metric in res.metrics else res.records[metric], dtype=float)
     div = res.metrics["diverged"]
@@ -65,17 +110,28 @@ def _stat(x, statistic, conf=0.95):
     return ci.estimate, ci.low, ci.high
 
 
+def _readable_log_ticks(ax):
+    """At least two labelled ticks on every log axis: decades; else 1-2-5 labels; else three ticks
+    spread geometrically over the view (3 significant digits). Minor tick labels are off."""
+    for axis, scale, lim in ((ax.xaxis, ax.get_xscale(), ax.get_xlim()), (ax.yaxis, ax.get_yscale(), ax.get_ylim())):
+        if scale != "log":
+            continue
+        lo, hi = sorted(lim)
+        axis.set_minor_formatter(NullFormatter())
+
+        def shown():
+            v = axis.get_major_locator().tick_values(lo, hi)
+            return int(np.sum((v >= lo * (1 - 1e-9)) & (v <= hi * (1 + 1e-9))))
+        if shown() < 2:
+            axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        if shown() < 2:
+            axis.set_ticks(np.geomspace(lo * 1.02, hi / 1.02, 3))
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+
+
 def _save(fig, out, name):
     os.makedirs(out, exist_ok=True)
-    for ax in fig.axes:
-        if ax.get_xscale() == "log":
-            ax.xaxis.set_minor_formatter(NullFormatter())
-        if ax.get_yscale() == "log":
-            ax.yaxis.set_minor_formatter(NullFormatter())
-            lo, hi = sorted(ax.get_ylim())
-            if np.floor(np.log10(hi)) - np.ceil(np.log10(lo)) < 1:  # under two decade ticks: label 1-2-5
-                ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     paths = []
     for ext in ("pdf", "png"):
         p = os.path.join(out, f"{name}.{ext}")
@@ -94,10 +150,16 @@ def _bound_label(spec):
 
     from .decisions import resolve_bound
 
+    import theory
+
     b = resolve_bound(spec["bound"], "[[figure]] bound")
-    label = f"{b.name} [{b.status}]"
-    q = b.quantity.replace("_", r"\_")
-    tex = f"$\\mathrm{{{q}}} \\leq {sp.latex(b.expr)}$"
+    label = f"bound {b.name} [{b.status}: {STATUS_WORDS.get(b.status, b.status)}]"
+    given = {k: v for k, v in spec.get("values", {}).items() if isinstance(v, (int, float))}
+    given.update({k: v for k, v in dict(getattr(b, "defaults", None) or {}).items() if k not in given})
+    expr = b.expr.subs({s: sp.nsimplify(given[s.name]) for s in b.expr.free_symbols if s.name in given})
+    lhs = theory.QUANTITIES.get(b.quantity, r"\mathrm{" + b.quantity.replace("_", r"\_") + "}")
+    rel = r"\geq" if b.kind == "lower_bound" else r"\leq"
+    tex = f"${lhs} {rel} {sp.latex(expr)}$"
     try:
         MathTextParser("agg").parse(tex)
         label += "\n" + tex
@@ -106,7 +168,7 @@ def _bound_label(spec):
     return b, label
 
 
-def _rate(spec, items, ax, default_metric):
+def _rate(spec, items, ax, default_metric, colours=None):
     """Statistic against ``x`` on log-log axes with the bound's slope per group; when a statistic is
     <= 0 somewhere (e.g. a generalization gap of either sign) the y axis is symmetric-log and no slope
     is drawn (a log-log slope needs positive values)."""
@@ -124,7 +186,7 @@ def _rate(spec, items, ax, default_metric):
     signed = any(np.any(np.isfinite(e) & (e <= 0)) for *_, e, _, _ in series)
     for i, (label, group, xs, est, lo, hi) in enumerate(series):
         ok = np.isfinite(est) & (True if signed else est > 0)
-        color = f"C{i}"
+        color = _colour(colours, label, i)
         lo_err = np.where(np.isfinite(lo), est - lo, 0)
         hi_err = np.where(np.isfinite(hi), hi - est, 0)
         ax.errorbar(xs[ok], est[ok], yerr=[lo_err[ok], hi_err[ok]], fmt="o-", ms=3, color=color, capsize=2,
@@ -149,14 +211,11 @@ def _rate(spec, items, ax, default_metric):
         ax.axhline(0.0, color="k", lw=0.6)
     else:
         ax.set_yscale("log")
-    ax.set_xlabel(x)
-    ax.set_ylabel(f"{stat} of {metric}" if stat == "median" else f"{stat}-quantile of {metric}")
-    note = "\n(some values <= 0: symmetric-log y axis, no slopes)" if signed else ""
-    ax.set_title(f"{spec.get('title', '')}\n{blabel or ''}{note}", fontsize=8)
-    if len(series) > 6:  # many lines: keep the legend off the data
-        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
-    else:
-        ax.legend(fontsize=6, ncol=2)
+    ax.set_xlabel(AXIS_WORDS.get(x, x))
+    ax.set_ylabel(_stat_words(stat, metric))
+    note = "some values ≤ 0: symmetric-log y axis, no slopes" if signed else None
+    ax.set_title(_title(spec.get("title"), blabel, note), fontsize=8)
+    _legend(ax)
 
 
 def _bound_curve(bound, spec, group, x, stat, metric):
@@ -187,13 +246,16 @@ def _bound_curve(bound, spec, group, x, stat, metric):
     return xs, C * B, f"{what}, {', '.join(rows[0][3])} fitted at the smallest {x}"
 
 
-def _quantile_delta(spec, items, ax):
-    """One series per cell (cells are never pooled: different configs are different laws)."""
+def _quantile_delta(spec, items, ax, colours=None):
+    """One series per cell (cells are never pooled: different configs are different laws); with ``bound``,
+    B(δ) per cell (dashed, same colour) where ``values`` give every symbol and hidden constant."""
     metric = spec.get("metric", "avg_grad_sq")
+    bound, blabel = _bound_label(spec)
     deltas = np.array(spec.get("deltas", [1e-1, 1e-2, 1e-3, 1e-4]), dtype=float)
-    series = sorted(((lab + (f" [{c.label()}]" if len(g) > 1 else ""), c, r)
+    series = sorted(((lab + (f" [{c.label()}]" if len(g) > 1 else ""), lab, c, r)
                      for lab, g in _groups(items, spec.get("group")).items() for c, r in g), key=lambda t: t[0])
-    for i, (label, cell, res) in enumerate(series):
+    missing = set()
+    for i, (label, glabel, cell, res) in enumerate(series):
         x = _values(cell, res, metric)
         est, lo, hi, ext = [], [], [], []
         poor = False
@@ -208,7 +270,7 @@ def _quantile_delta(spec, items, ax):
                 poor |= bool(caught) or bool(getattr(g, "poor_fit", False))
                 est.append(g.estimate), lo.append(g.low), hi.append(g.high), ext.append(True)
         est, lo, hi, ext = map(np.array, (est, lo, hi, ext))
-        color = f"C{i}"
+        color = _colour(colours, glabel, i) if label == glabel else f"C{i % 10}"
         inv = 1 / deltas
         note = ", poor GPD fit" if poor else ""
         ax.plot(inv, est, "o-", ms=3, color=color, label=f"{label} (n={x.size}{note})")
@@ -216,12 +278,38 @@ def _quantile_delta(spec, items, ax):
                         color=color, alpha=0.2)
         if ext.any():
             ax.plot(inv[ext], est[ext], "s", mfc="none", color=color, ms=6)
+        if bound is not None:
+            B = _bound_over_delta(bound, spec, cell, res, metric, deltas, missing)
+            if B is not None:
+                ax.plot(inv, B, "--", color=color, lw=1, label=f"B(δ), {label}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("1/δ")
-    ax.set_ylabel(f"(1-δ)-quantile of {metric}")
-    ax.set_title(spec.get("title", "quantile vs δ (squares: GPD extrapolation)"), fontsize=8)
-    ax.legend(fontsize=6)
+    ax.set_ylabel(f"(1-δ)-quantile of {metric_words(metric)}")
+    note = f"B(δ) not drawn: no value for {', '.join(sorted(missing))}" if missing else None
+    ax.set_title(_title(spec.get("title", "(1-δ)-quantile against 1/δ (squares: GPD extrapolation)"), blabel,
+                        note), fontsize=8)
+    _legend(ax)
+
+
+def _bound_over_delta(bound, spec, cell, res, metric, deltas, missing):
+    """B(δ) of one cell at each δ, or None (names added to ``missing``) when a value is not given."""
+    from .check import check as check_bound
+    from .decisions import _AsQuantity
+
+    if bound.delta is None:
+        return None
+    vals = _resolve(dict(spec.get("values", {})), _expr_vars(cell, res), "figure values")
+    free = [h.name for h in bound.hidden_constants if h.name not in vals]
+    if free:
+        missing.update(free)
+        return None
+    view = _AsQuantity(res, bound.quantity, _values(cell, res, metric))
+    try:
+        return np.array([check_bound(bound, view, float(d), **vals).bound_value for d in deltas])
+    except ValueError as e:
+        missing.add(str(e).split(": ", 1)[-1][:60])
+        return None
 
 
 def _calibration_spec(spec, bound, checks):
@@ -242,7 +330,7 @@ def _calibration_spec(spec, bound, checks):
                      "[[check]] of the same bound)")
 
 
-def _failure(spec, items, ax, all_items=None, checks=()):
+def _failure(spec, items, ax, all_items=None, checks=(), colours=None):
     from .check import check as check_bound
     from .decisions import calibrate_and_test
 
@@ -281,7 +369,7 @@ def _failure(spec, items, ax, all_items=None, checks=()):
                 est, lo, hi = map(np.array, zip(*rows))
                 series.append((label, cell.label(), est, lo, hi))
         series.sort(key=lambda t: t[0])  # stable: sweep order within a group
-    colors = {g: f"C{i}" for i, g in enumerate(sorted({s[0] for s in series}))}
+    colors = {g: _colour(colours, g, i) for i, g in enumerate(sorted({s[0] for s in series}))}
     markers = "osD^v<>pP*"
     within = defaultdict(int)
     K = len(series)
@@ -308,8 +396,8 @@ def _failure(spec, items, ax, all_items=None, checks=()):
         blabel = f"{blabel}\n{free}(δ) = {cs} fitted on {where}"
     else:
         ax.set_ylabel("P(Q > B(δ))")
-    ax.set_title(f"{spec.get('title', '')}\n{blabel}\n(Clopper-Pearson 95% intervals)", fontsize=7)
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(_title(spec.get("title"), blabel, "(Clopper-Pearson 95% intervals)"), fontsize=7)
+    _legend(ax)
 
 
 def _expr_vars(cell, res, extra=None):
@@ -318,9 +406,12 @@ def _expr_vars(cell, res, extra=None):
     return expression_variables(cell, res, extra)
 
 
-def _tail(spec, items, ax):
+def _tail(spec, items, ax, colours=None):
+    """Hill estimates per cell against ``x``; against the noise's α, a squared quantity's reference α/2
+    (the square of a variable with tail index α has tail index α/2)."""
     metric = spec.get("metric", "avg_grad_sq")
     x = spec.get("x", "noise.alpha")
+    allx = []
     for i, (label, group) in enumerate(sorted(_groups(items, spec.get("group")).items())):
         pts = []
         for c, r in group:
@@ -329,15 +420,24 @@ def _tail(spec, items, ax):
             pts.append((dict(c.coords).get(x, c.variables.get(x.split(".")[-1])), h.alpha, h.low, h.high))
         pts.sort()
         xs, e, lo, hi = map(np.array, zip(*pts))
-        ax.errorbar(xs, e, yerr=[e - lo, hi - e], fmt="o-", ms=3, capsize=2, color=f"C{i}", label=label)
+        ax.errorbar(xs, e, yerr=[e - lo, hi - e], fmt="o-", ms=3, capsize=2, color=_colour(colours, label, i),
+                    label=label)
+        allx += list(xs)
+    if x.split(".")[-1] == "alpha" and "sq" in metric and allx:
+        ref = np.array(sorted(set(allx)), dtype=float)
+        ax.plot(ref, ref / 2, "k:", lw=1.2, label="α/2 (tail index of a squared α-tailed variable)")
     ax.set_yscale("log")
-    ax.set_xlabel(x)
-    ax.set_ylabel(f"Hill tail index of {metric}")
-    ax.set_title(spec.get("title", ""), fontsize=8)
-    ax.legend(fontsize=6)
+    lo, hi = ax.get_ylim()
+    if hi / lo < 100:  # a log axis with labelled 1-2-5 ticks, at least two in view
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel(AXIS_WORDS.get(x, x))
+    ax.set_ylabel(f"Hill tail index of {metric_words(metric)}")
+    ax.set_title(_title(spec.get("title"), "(Hill estimator, 95% intervals)"), fontsize=8)
+    _legend(ax)
 
 
-def _trajectory(spec, items, ax):
+def _trajectory(spec, items, ax, colours=None):
     metric = spec.get("metric", "gap")
     bound, blabel = _bound_label(spec)
     for i, (label, group) in enumerate(sorted(_groups(items, spec.get("group")).items())):
@@ -346,17 +446,18 @@ def _trajectory(spec, items, ax):
             steps = res.record_steps
             med = np.median(v, axis=0)
             lo, hi = np.quantile(v, 0.1, axis=0), np.quantile(v, 0.9, axis=0)
-            ax.plot(steps, med, color=f"C{i}", label=label)
-            ax.fill_between(steps, lo, hi, color=f"C{i}", alpha=0.2)
+            color = _colour(colours, label, i)
+            ax.plot(steps, med, color=color, label=label)
+            ax.fill_between(steps, lo, hi, color=color, alpha=0.2)
             if bound is not None:
                 ts = np.asarray(steps, dtype=float)
-                ax.plot(ts, [_bound_at(bound, spec, cell, res, int(s) - 1) for s in steps], "--", color=f"C{i}",
+                ax.plot(ts, [_bound_at(bound, spec, cell, res, int(s) - 1) for s in steps], "--", color=color,
                         lw=1.2, label=f"{label}: bound")
     ax.set_yscale("log")
     ax.set_xlabel("step t")
-    ax.set_ylabel(f"{metric} (median, 10-90%)")
-    ax.set_title(spec.get("title", "") + (f"\ndashed: {blabel}" if blabel else ""), fontsize=8)
-    ax.legend(fontsize=6)
+    ax.set_ylabel(f"{metric_words(metric)}: median, 10-90% of seeds")
+    ax.set_title(_title(spec.get("title"), f"dashed: {blabel}" if blabel else None), fontsize=8)
+    _legend(ax)
 
 
 def _bound_at(bound, spec, cell, res, t):
@@ -367,31 +468,96 @@ def _bound_at(bound, spec, cell, res, t):
     return float(np.asarray(bound.evaluate(**{k: v for k, v in vals.items() if k in allowed}), dtype=float))
 
 
-def plot_figure(spec, items, out, name, checks=()):
-    """Draw one ``[[figure]]`` spec from [(cell, SimResult)] into ``out``; returns the file paths.
+def draw_figure(spec, items, checks=(), colours=None, name="figure"):
+    """One ``[[figure]]`` spec drawn from [(cell, SimResult)]: a matplotlib Figure (nothing is written).
 
-    ``checks``: the sweep's ``[[check]]`` tables (a ``failure_probability`` figure takes its
-    calibration from the one of the same bound)."""
-    check_figure(spec, name, [c for c, _ in items])
+    ``checks``: the sweep's ``[[check]]`` tables (a ``failure_probability`` figure takes its calibration
+    from the one of the same bound); ``colours``: group label → colour, shared by a sweep's figures."""
     all_items = items
     items = [(c, r) for c, r in items if matches(c, spec.get("where"))]
     if not items:
         raise ValueError(f"[[figure]] {name}: no stored cell matches where = {spec.get('where')}")
+    colours = colours if colours is not None else group_colours(spec, all_items)
     fig, ax = plt.subplots()
     kind = spec["kind"]
-    if kind == "rate":
-        _rate(spec, items, ax, "avg_grad_sq")
-    elif kind == "gen_gap":
-        _rate({"x": "objective.n", **spec}, items, ax, "final_gen_gap")
+    if kind in ("rate", "gen_gap"):
+        _rate({"x": "objective.n", **spec} if kind == "gen_gap" else spec, items, ax,
+              "avg_grad_sq" if kind == "rate" else "final_gen_gap", colours)
     elif kind == "quantile_delta":
-        _quantile_delta(spec, items, ax)
+        _quantile_delta(spec, items, ax, colours)
     elif kind == "failure_probability":
-        _failure(spec, items, ax, all_items, checks)
+        _failure(spec, items, ax, all_items, checks, colours)
     elif kind == "tail_index":
-        _tail(spec, items, ax)
+        _tail(spec, items, ax, colours)
     else:
-        _trajectory(spec, items, ax)
-    return _save(fig, out, name)
+        _trajectory(spec, items, ax, colours)
+    if not ax.get_title().strip():
+        ax.set_title(_what(spec), fontsize=8)
+    _readable_log_ticks(ax)
+    return fig
+
+
+def group_colours(spec, items):
+    """Group label → colour over every cell of the sweep (not only the figure's ``where``), so a series
+    keeps its colour in every figure grouped the same way."""
+    return {lab: f"C{i % 10}" for i, lab in enumerate(sorted(_groups(items, spec.get("group"))))}
+
+
+_INTERVALS = {
+    "rate": "bars: distribution-free order-statistic {conf} confidence intervals of the per-cell statistic",
+    "gen_gap": "bars: distribution-free order-statistic {conf} confidence intervals of the per-cell statistic",
+    "quantile_delta": "bands: distribution-free order-statistic {conf} confidence intervals of the quantile; "
+                      "open squares: generalized-Pareto tail extrapolation (δ < 10/seeds) with its interval",
+    "failure_probability": "bars: exact Clopper-Pearson {conf} intervals of P(Q > B(δ)); dashed: P = δ",
+    "tail_index": "bars: {conf} intervals of the Hill estimator",
+    "trajectory": "bands: 10%-90% of seeds (spread, not a confidence interval)",
+}
+
+
+def _what(spec):
+    """What a figure plots, in words (the default title, and the caption's first line)."""
+    kind = spec["kind"]
+    metric = spec.get("metric", {"gen_gap": "final_gen_gap", "trajectory": "gap"}.get(kind, "avg_grad_sq"))
+    return {"rate": f"{_stat_words(spec.get('statistic', 'median'), metric)} against "
+                    f"{AXIS_WORDS.get(spec.get('x', 'n_steps'), spec.get('x', 'n_steps'))}",
+            "gen_gap": f"{_stat_words(spec.get('statistic', 'median'), metric)} against the sample size n",
+            "quantile_delta": f"(1-δ)-quantile of {metric_words(metric)} against 1/δ",
+            "failure_probability": "estimated failure probability P(Q > B(δ)) against δ",
+            "tail_index": f"Hill tail index of {metric_words(metric)}",
+            "trajectory": f"median of {metric_words(metric)} against the step t"}[kind]
+
+
+def _upper_first(s):
+    return s[:1].upper() + s[1:]
+
+
+def caption(spec, items) -> str:
+    """The caption written beside a figure: what is plotted, seeds per cell, the interval type and level."""
+    items = [(c, r) for c, r in items if matches(c, spec.get("where"))]
+    seeds = sorted({int(np.asarray(r.metrics["diverged"]).size) for _, r in items})
+    n = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+    kind, what = spec["kind"], _what(spec)
+    lines = [spec.get("title") or what, f"Plotted: {what}; one series per {spec.get('group') or 'sweep'}.",
+             f"Cells: {len(items)}; seeds per cell: {n}.",
+             _upper_first(_INTERVALS[kind].format(conf="95%")) + "."]
+    if spec.get("bound"):
+        lines.append(f"Bound: {_bound_label(spec)[1].splitlines()[0]}; values: {spec.get('values', {})}.")
+    if kind == "failure_probability":
+        lines.append("A hidden constant without a value is fitted per δ on the calibration cells (as `clipsim "
+                     "check` does, title) and only held-out cells are drawn.")
+    return "\n".join(lines) + "\n"
+
+
+def plot_figure(spec, items, out, name, checks=(), colours=None):
+    """Draw one ``[[figure]]`` spec (:func:`draw_figure`) and save it into ``out`` as PDF, PNG and a
+    caption ``<name>.txt`` (:func:`caption`); returns the file paths."""
+    check_figure(spec, name, [c for c, _ in items])
+    fig = draw_figure(spec, items, checks, colours, name)
+    paths = _save(fig, out, name)
+    path = os.path.join(out, f"{name}.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(caption(spec, items))
+    return paths + [path]
 
 
 def plot_sweep(sweep, store, out):
@@ -408,4 +574,4 @@ def plot_sweep(sweep, store, out):
     return paths
 
 
-__all__ = ["plot_figure", "plot_sweep"]
+__all__ = ["caption", "draw_figure", "group_colours", "metric_words", "plot_figure", "plot_sweep"]

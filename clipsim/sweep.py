@@ -389,30 +389,36 @@ def _metric_names(name, value):
         raise ValueError(f"{name} = {value!r} is not allowed: must be a metric name or a list of names")
 
 
-def _check_check(where, c, cells, paths):
-    """Types and ranges of one [[check]] table (the bound must exist)."""
+def _check_shared(where, t, cells, paths):
+    """The keys [[check]] and [[figure]] share: bound, metric, statistic, values, where, calibrate."""
     from .decisions import resolve_bound
 
+    if "bound" in t:
+        resolve_bound(t["bound"], f"{where} bound")
+    if "metric" in t:
+        _metric_names(f"{where} metric", t["metric"])
+    if "statistic" in t:
+        _statistic(f"{where} statistic", t["statistic"])
+    if "values" in t:
+        V.table(f"{where} values", t["values"])
+    for k in ("where", "calibrate"):
+        if k in t:
+            _check_where(t[k], f"{where} {k}", cells, paths)
+
+
+def _check_check(where, c, cells, paths):
+    """Types and ranges of one [[check]] table (the bound must exist)."""
     _check_keys(where, c, CHECK_KEYS)
     if "bound" not in c:
         raise ValueError(f"{where}: missing key 'bound'")
-    resolve_bound(c["bound"], f"{where} bound")
-    if "metric" in c:
-        _metric_names(f"{where} metric", c["metric"])
+    _check_shared(where, c, cells, paths)
     if "delta" in c:
         V.reals(f"{where} delta", c["delta"], 0.0, 1.0, lo_open=True, hi_open=True)
-    if "values" in c:
-        V.table(f"{where} values", c["values"])
-    for k in ("where", "calibrate"):
-        if k in c:
-            _check_where(c[k], f"{where} {k}", cells, paths)
     if "confidence" in c:
         V.real(f"{where} confidence", c["confidence"], 0.0, 1.0, lo_open=True, hi_open=True)
     if "rate" in c and V.string(f"{where} rate", c["rate"]) not in paths:
         raise ValueError(f"{where} rate = {c['rate']!r} is not allowed: must be a gridded path "
                          f"({', '.join(paths) or 'the sweep has no [grid]'})")
-    if "statistic" in c:
-        _statistic(f"{where} statistic", c["statistic"])
     if "tolerance" in c:
         V.real(f"{where} tolerance", c["tolerance"], 0.0, math.inf, hi_open=True)
     if "n_boot" in c:
@@ -428,8 +434,6 @@ def _check_check(where, c, cells, paths):
 
 def _check_figure(where, f, cells, paths):
     """Types and ranges of one [[figure]] table; ``name`` must be a safe file name."""
-    from .decisions import resolve_bound
-
     _check_keys(where, f, FIGURE_KEYS)
     V.choice(f"{where} kind", f.get("kind"), FIGURE_KINDS)
     for k in ("x", "title"):
@@ -437,19 +441,9 @@ def _check_figure(where, f, cells, paths):
             V.string(f"{where} {k}", f[k], nonempty=k != "title")
     if "name" in f:
         V.safe_name(f"{where} name", f["name"])
-    if "bound" in f:
-        resolve_bound(f["bound"], f"{where} bound")
-    if "metric" in f:
-        _metric_names(f"{where} metric", f["metric"])
-    if "statistic" in f:
-        _statistic(f"{where} statistic", f["statistic"])
+    _check_shared(where, f, cells, paths)
     if "deltas" in f:
         V.reals(f"{where} deltas", f["deltas"], 0.0, 1.0, lo_open=True, hi_open=True, scalar_ok=False)
-    if "values" in f:
-        V.table(f"{where} values", f["values"])
-    for k in ("where", "calibrate"):
-        if k in f:
-            _check_where(f[k], f"{where} {k}", cells, paths)
     if "group" in f:
         groups = f["group"] if isinstance(f["group"], list) else [f["group"]]
         known = set(paths) | {k for c in cells for k in c.variables}

@@ -45,7 +45,9 @@ def register(kind, name, spec):
 
 
 def lookup(kind, name):
-    """The registered user piece, or None."""
+    """The registered user piece, or None (also for a name that is not a string: the caller's validation names it)."""
+    if not isinstance(name, str):
+        return None
     return {"objective": OBJECTIVES, "noise": NOISES, "stage": STAGES}[kind].get(name)
 
 

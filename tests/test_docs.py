@@ -159,3 +159,9 @@ def test_toml_examples_load():
         spec = {**base, "vars": {"c_eta": 0.5, "c_lam": 1.0}, **tomllib.loads(text)}
         S.from_spec(spec)
     S.from_spec(tomllib.loads(_blocks(_read("README.md"), "toml")[0]))
+
+
+def test_docs_index_lists_every_page():
+    index = _read("docs", "README.md")
+    missing = [p for p in _doc_pages() if p != "README.md" and f"]({p})" not in index]
+    assert not missing, f"docs/README.md does not list {missing}"

@@ -279,3 +279,14 @@ def test_e9_spec_loads_and_its_calibration_point_is_proposable():
     cell, b = SpecProblem(sw, fz).cell({"noise.alpha": 1.5, "vars.c_eta": 0.5, "vars.c_lam": 1.0,
                                         "n_steps": 300, "objective": {"name": "quadratic", "dim": 4}})
     assert cell is not None and b > 0
+
+
+def test_own_bound_is_parsed_by_the_one_own_bound_parser():
+    from clipsim import decisions
+    from clipsim.falsify import resolve_bound
+    table = {"name": "b_own", "expr": "C*log(T/delta)/T", "quantity": "avg_grad_sq", "kind": "high_probability"}
+    b = resolve_bound(table)
+    assert [h.name for h in b.hidden_constants] == ["C"] and b.delta is not None
+    assert b is decisions.resolve_bound(table)  # one parser, one cache
+    with pytest.raises(ValueError, match=r"\[falsify\] bound 'b_own': hidden"):
+        resolve_bound({**table, "hidden": ["C", "delta"]})
