@@ -39,7 +39,8 @@ def register(kind, name, spec):
     table = {"objective": OBJECTIVES, "noise": NOISES, "stage": STAGES}[kind]
     old = table.get(name)
     if old is not None and old is not spec and old != spec:
-        raise ValueError(f"{kind} name = {name!r} is not allowed: another user {kind} is registered under it")
+        raise ValueError(f"{kind} name = {name!r} is not allowed: another user {kind} is registered under it in "
+                         "this process (cells are keyed by name); choose another name")
     table[name] = spec
     return spec
 

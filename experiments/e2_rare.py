@@ -91,7 +91,7 @@ def _figure(qs, out):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("1/δ")
-    ax.set_ylabel("(1-δ)-quantile of avg_grad_sq")
+    ax.set_ylabel("(1-δ)-quantile of (1/T)Σ‖∇F(w_t)‖²")
     ax.set_title("Pareto(1.5) noise, T = 100, η = 0.1 (rare-event estimates)", fontsize=8)
     ax.legend(fontsize=8)
     fig.tight_layout()
