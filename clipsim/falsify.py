@@ -338,7 +338,7 @@ class SpecProblem:
         """(cell, B(δ)) at ``point``, or (None, reason) if it cannot be built or lies outside validity."""
         from . import sweep as S
         from .check import check
-        from .report import expression_variables
+        from .decisions import expression_variables
 
         spec = copy.deepcopy(self.base)
         spec.setdefault("vars", {})

@@ -9,9 +9,7 @@ import numpy as np
 
 from . import stats as St
 from .check import check as check_bound
-from .decisions import (RATE_SYMBOL, RateRow, SummaryRow, calibrate_and_test, calibration_split,  # noqa: F401
-                        exit_code, expression_variables, load_results, refuse_shared_streams, run_check,
-                        summarize, _AsQuantity)
+from .decisions import exit_code
 
 
 def _fmt(x):

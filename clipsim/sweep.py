@@ -42,7 +42,7 @@ Format (all tables but ``[sweep]``, ``[objective]``, ``[noise]`` and ``[optimize
     # rate = "n_steps"  statistic = "median"  tolerance = 0.05   → fitted exponent vs bound.exponent("T")
     # growth = true     → per cell, polylog vs polynomial growth of the (1-δ)-quantile over the δ list
     # rare = "splitting"  → per cell and δ, P(Q > B(δ)) by rare-event estimation (δ down to 1e-8; or "is")
-    # shape = ["n_steps", "delta"]  → does quantile / B(δ) trend in T or 1/δ across cells? (clipsim.report)
+    # shape = ["n_steps", "delta"]  → does quantile / B(δ) trend in T or 1/δ across cells? (clipsim.decisions)
 
     [[figure]]                 # figures made by `clipsim plot` from the store
     kind = "rate"

@@ -91,7 +91,8 @@ def rates_and_growth(evaluated):
 def main(argv=None):
     from clipsim import sweep as S
     from clipsim.figures import plot_sweep
-    from clipsim.report import load_results, render, run_check
+    from clipsim.decisions import load_results, run_check
+    from clipsim.report import render
     from clipsim.runner import run_sweep
     from clipsim.store import Store
 

@@ -219,7 +219,8 @@ def plot(rows, out, name="e7_clip_lemmas"):
 
 def main(argv=None):
     from clipsim import sweep as S
-    from clipsim.report import emit, load_results
+    from clipsim.decisions import load_results
+    from clipsim.report import emit
     from clipsim.store import Store
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

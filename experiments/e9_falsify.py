@@ -32,7 +32,7 @@ def calibrate_e3(store, delta=DELTA, confidence=0.95):
     from clipsim import stats as St
     from clipsim import sweep as S
     from clipsim.check import check
-    from clipsim.report import _cell_values
+    from clipsim.decisions import _cell_values
     from clipsim.runner import run_sweep
 
     e3 = S.load(os.path.join(HERE, "e3_failure_probability.toml"))

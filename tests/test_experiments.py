@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from clipsim import report as R
+from clipsim import decisions as D, report as R
 from clipsim import sweep as S
 from clipsim.figures import plot_figure
 from clipsim.runner import run_config
@@ -64,7 +64,7 @@ def gclip():
 
 def test_metric_maps_to_the_bound_quantity_with_theory_values(gclip):
     _, res = gclip
-    ev = R.run_check({"bound": "delta_gclip_pl_star", "metric": "final_gap",
+    ev = D.run_check({"bound": "delta_gclip_pl_star", "metric": "final_gap",
                       "values": {**VALS, "t": {"expr": "T"}}}, res)
     assert len(ev["cells"]) == 2
     for cell, bc in ev["cells"]:
@@ -77,7 +77,7 @@ def test_metric_maps_to_the_bound_quantity_with_theory_values(gclip):
 
 def test_record_metric_checks_every_record_step(gclip):
     _, res = gclip
-    ev = R.run_check({"bound": "delta_gclip_pl_star", "metric": "gap", "values": VALS}, res)
+    ev = D.run_check({"bound": "delta_gclip_pl_star", "metric": "gap", "values": VALS}, res)
     ts = [dict(c.coords)["t"] for c, _ in ev["cells"]]
     assert ts == [1, 10, 100, 300] * 2
     for cell, bc in ev["cells"]:
@@ -85,7 +85,7 @@ def test_record_metric_checks_every_record_step(gclip):
         j = ts.index(dict(cell.coords)["t"])
         assert bc.estimate == pytest.approx(np.mean(r.records["gap"][:, j]))
     with pytest.raises(ValueError, match="record"):
-        R.run_check({"bound": "delta_gclip_pl_star", "metric": "gap", "values": VALS, "rate": "n_steps"}, res)
+        D.run_check({"bound": "delta_gclip_pl_star", "metric": "gap", "values": VALS, "rate": "n_steps"}, res)
     text, code = R.render(S.from_spec(GCLIP), [ev], res)
     fam = ev["family"]
     assert fam.n_members == 8 and not fam.violated
@@ -95,7 +95,7 @@ def test_record_metric_checks_every_record_step(gclip):
 
 def test_summary_section(gclip):
     sw, res = gclip
-    ev = R.run_check({"bound": "delta_gclip_pl_star_distance", "metric": ["max_dist", "final_gap"],
+    ev = D.run_check({"bound": "delta_gclip_pl_star_distance", "metric": ["max_dist", "final_gap"],
                       "statistic": 0.8}, res)
     assert [r.metric for r in ev["summary"]] == ["max_dist", "final_gap"] * 2
     r0 = ev["summary"][0]
@@ -105,9 +105,9 @@ def test_summary_section(gclip):
     text, _ = R.render(sw, [ev], res)
     assert "Per-cell summary" in text and "q0.8" in text and "| 0/40 |" in text
     with pytest.raises(ValueError, match="summary"):
-        R.run_check({"bound": "ps_clip_sgd", "metric": ["avg_grad_sq"], "rate": "n_steps"}, res)
+        D.run_check({"bound": "ps_clip_sgd", "metric": ["avg_grad_sq"], "rate": "n_steps"}, res)
     with pytest.raises(ValueError, match="not recorded"):
-        R.run_check({"bound": "ps_clip_sgd", "metric": ["nope"]}, res)
+        D.run_check({"bound": "ps_clip_sgd", "metric": ["nope"]}, res)
 
 
 def test_trajectory_figure_with_bound(gclip, tmp_path):
@@ -133,12 +133,10 @@ CLIP = {
 def test_failure_probability_figure_uses_the_reports_calibration(tmp_path, monkeypatch):
     sw, res = _results(CLIP)
     check = sw.checks[0]
-    ev = R.run_check(check, res)
+    ev = D.run_check(check, res)
     (delta, name, cal, test), = ev["calibration"]
     assert name == "C_opt" and np.isfinite(cal.C)
     seen = []
-    from clipsim import decisions as D
-
     orig = D.calibrate_and_test
 
     def spy(spec, results, d, conf=0.95):
@@ -203,14 +201,14 @@ def test_e8_refuses_the_symmetric_bound_on_asymmetric_noise():
     spec.pop("where")
     fake = [(c, None) for c in sw.cells]
     with pytest.raises(ValueError, match="symmetric noise only.*restrict the check with `where`"):
-        R.run_check(spec, fake)
+        D.run_check(spec, fake)
 
 
 def test_demo_report_opens_with_family_and_per_cell_verdicts():
     from experiments.demo import rates_and_growth, verdict_table
 
     sw, res = _results(CLIP)
-    ev = R.run_check(sw.checks[0], res)
+    ev = D.run_check(sw.checks[0], res)
     text = verdict_table([(sw, [ev])])
     assert text.startswith("## Verdicts")
     assert f"**{ev['family'].verdict}**" in text and "Per cell" in text

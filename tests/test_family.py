@@ -69,7 +69,7 @@ def test_family_verdict_rules():
 def test_exit_code_follows_the_family_and_rates():
     from types import SimpleNamespace as NS
 
-    from clipsim.report import exit_code
+    from clipsim.decisions import exit_code
 
     fam = {v: S.family_verdict([("a", v, 1e-9 if v == "violated" else 0.5)]) for v in ("holds", "violated",
                                                                                        "inconclusive")}

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from clipsim import report as R
+from clipsim import decisions as D
 from clipsim import stats as St
 from clipsim import sweep as S
 from clipsim.runner import run_config
@@ -47,7 +47,7 @@ def _spec(opt, streams="independent"):
 
 def _evaluate(spec):
     sw = S.from_spec(spec)
-    return R.run_check(sw.checks[0], [(c, run_config(c.config)) for c in sw.cells])
+    return D.run_check(sw.checks[0], [(c, run_config(c.config)) for c in sw.cells])
 
 
 def test_a_wrong_bound_is_caught_by_the_shape_test():
@@ -56,7 +56,7 @@ def test_a_wrong_bound_is_caught_by_the_shape_test():
     shape = {sh.var: sh for sh in ev["shape"]}
     assert ev["family"].verdict == "violated" or "rejected" in {sh.verdict for sh in ev["shape"]}
     assert shape["1/δ"].verdict == "rejected", shape["1/δ"]
-    assert R.exit_code([ev]) == 1
+    assert D.exit_code([ev]) == 1
     ok = _evaluate(_spec("clipped_sgd"))
     assert "rejected" not in {sh.verdict for sh in ok["shape"]}, ok["shape"]
     assert ok["family"].verdict != "violated"

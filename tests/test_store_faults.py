@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from clipsim import sweep as S
-from clipsim.report import load_results
+from clipsim.decisions import load_results
 from clipsim.runner import run_sweep
 from clipsim.store import DamagedCell, Store
 

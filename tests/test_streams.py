@@ -53,7 +53,7 @@ def test_streams_must_be_a_known_choice():
 
 
 def test_calibration_refuses_cells_that_share_streams():
-    from clipsim.report import refuse_shared_streams
+    from clipsim.decisions import refuse_shared_streams
 
     common = S.from_spec(_spec("common"))
     with pytest.raises(ValueError, match="share streams.*streams = \"independent\""):
