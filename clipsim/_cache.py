@@ -27,8 +27,9 @@ def _sources_hash(pkg_dir):
 
 def _cache_dir(pkg_dir):
     root = os.environ.get("NUMBA_CACHE_DIR")
-    if root:  # Numba mirrors the absolute source path below NUMBA_CACHE_DIR
-        return os.path.join(root, os.path.abspath(pkg_dir).lstrip(os.sep))
+    if root:  # Numba's _UserProvidedCacheLocator: <basename>_<sha1 of the absolute source directory>
+        parent = os.path.abspath(pkg_dir)
+        return os.path.join(root, f"{os.path.basename(parent)}_{hashlib.sha1(parent.encode()).hexdigest()}")
     return os.path.join(pkg_dir, "__pycache__")
 
 

@@ -31,6 +31,7 @@ remaining metrics and records are +inf and the other seeds go on.
 """
 from __future__ import annotations
 
+import concurrent.futures as _futures
 import math
 import platform
 import time
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import _limits
 from .provenance import fingerprint as _fingerprint, provenance as _provenance
@@ -260,10 +261,11 @@ def _path(m, t1, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, 
     OS[m] = st
 
 
-@njit(parallel=True, cache=True)
-def _advance(t1, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
+@njit(cache=True, nogil=True)
+def _advance(m0, m1, t1, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
              x0, grid, W, OS, RNG, SUMS, INTS, records):
-    for m in prange(W.shape[0]):
+    """Advance paths m0..m1-1 (serial, without the GIL: ``advance`` runs chunks of paths on threads)."""
+    for m in range(m0, m1):
         _path(m, t1, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
               x0, grid, W, OS, RNG, SUMS, INTS, records)
 
@@ -479,42 +481,53 @@ class PathStates:
 
 
 # ------------------------------------------------------------------------------------------------
-# Kernels specialised to a user's objective / noise / stage (clipsim.user): compiled once per process
+# Kernels specialised to a configuration: compile only the noise sampler (and user pieces) it uses
 # ------------------------------------------------------------------------------------------------
 _SPECIALISED = {}
+_STEP_LOOP = ("_stoch_grad", "_evaluate", "_update", "_path", "_advance")  # callers first reach callees last
 
 
 def _kernel(problem):
-    """The advance kernel for ``problem``: the cached one, or a clone calling the user's functions."""
+    """The advance kernel for ``problem``: a clone of the step loop whose noise call goes straight to the
+    configuration's sampler (``noise.fill_entry``), and whose objective / noise / stage calls go to the
+    user's functions where the configuration has them (:mod:`clipsim.user`)."""
     obj_k = problem.objective.kernels
-    fill = problem.noise.fill if isinstance(problem.noise, _noise.UserNoise) else None
+    user_fill = problem.noise.fill if isinstance(problem.noise, _noise.UserNoise) else None
     stage = problem.optimizer.user_stage
-    if not obj_k and fill is None and stage is None:
-        return _advance
-    key = (obj_k, fill, stage)
+    name, fill = _noise.fill_entry(int(problem.noise_pack[0]), int(problem.noise_pack[1]))
+    key = (obj_k, user_fill or name, stage)
     if key not in _SPECIALISED:
-        _SPECIALISED[key] = _specialise(obj_k, fill, stage)
+        _SPECIALISED[key] = _specialise(obj_k, user_fill, stage, name, fill)
     return _SPECIALISED[key]
 
 
-def _specialise(obj_k, fill, stage):
-    """Clones of the step-loop functions whose ``_obj`` / ``_noise`` / ``_st`` call the user's pieces.
+def _specialise(obj_k, user_fill, stage, noise_name, fill):
+    """Clones of the step-loop functions (same bytecode, other globals) that call ``fill`` for the noise
+    and the user's pieces where given: everything else behaves identically, to the bit.
 
-    The clones run the very code of the cached kernel (same bytecode, other globals), so everything
-    but the user's functions behaves identically.
+    Built-in configurations are cached on disk under their own names (``_advance__stable_iid``...), so a
+    fresh process compiles one sampler (seconds) instead of every family's; a configuration with a user's
+    piece is compiled once per process (its functions are not ours to cache).
     """
+    if not obj_k and user_fill is None and stage is None and fill is _noise.noise_fill:
+        return _advance
     g = dict(globals())
     if obj_k:
         g["_obj"] = _user.shim("_obj", full_grad=obj_k[0], sample_grad=obj_k[1], population=obj_k[2])
-    if fill is not None:
-        g["_noise"] = _user.shim("_noise", noise_fill=_user_noise_fill(fill), NONE=_noise.NONE)
+    if user_fill is not None:
+        fill = _user_noise_fill(user_fill)
+    g["_noise"] = _user.shim("_noise", noise_fill=fill, NONE=_noise.NONE)
     if stage is not None:
         g["_st"] = _user.shim("_st", reset=_st.reset, materialize=_st.materialize, descend=_st.descend,
                               walk=_user_walk(stage))
-    for name, opts in (("_stoch_grad", {}), ("_evaluate", {}), ("_update", {}), ("_path", {}),
-                       ("_advance", {"parallel": True})):
-        py = globals()[name].py_func
-        g[name] = njit(**opts)(types.FunctionType(py.__code__, g, name, py.__defaults__, py.__closure__))
+    builtin = not obj_k and user_fill is None and stage is None
+    for name in _STEP_LOOP:
+        orig = globals()[name]
+        py = orig.py_func
+        fn = types.FunctionType(py.__code__, g, name, py.__defaults__, py.__closure__)
+        fn.__qualname__ = f"{name}__{noise_name}" if builtin else name
+        opts = {k: v for k, v in orig.targetoptions.items() if k in ("inline", "nogil")}
+        g[name] = njit(cache=builtin, **opts)(fn)
     return g["_advance"]
 
 
@@ -560,9 +573,18 @@ def advance(problem, states, t_stop=None):
     Steps already taken are not repeated; diverged paths stay where they diverged.
     """
     t1 = problem.n_steps + 2 if t_stop is None else int(t_stop)
-    with numba.parallel_chunksize(_CHUNK):
-        _kernel(problem)(np.int64(t1), *problem.kernel_args(), states.w, states.opt_state, states.rng, states.sums,
-                 states.ints, states.records)
+    kernel, M = _kernel(problem), states.w.shape[0]
+    args = (np.int64(t1), *problem.kernel_args(), states.w, states.opt_state, states.rng, states.sums, states.ints,
+            states.records)
+    n_threads = min(numba.get_num_threads(), -(-M // _CHUNK))
+    if n_threads <= 1:
+        kernel(np.int64(0), np.int64(M), *args)
+        return
+    # Dynamic chunks of _CHUNK paths on a thread pool: a thread whose core is busy takes fewer chunks.
+    # Paths are independent and write only their own rows, so the schedule cannot change any result.
+    with _futures.ThreadPoolExecutor(n_threads) as pool:
+        for f in [pool.submit(kernel, np.int64(m), np.int64(min(m + _CHUNK, M)), *args) for m in range(0, M, _CHUNK)]:
+            f.result()
 
 
 def finalise(problem, states):

@@ -404,6 +404,59 @@ def noise_fill(code, vector_code, params, state, out, work):
         raise ValueError("noise_fill: unknown vector code")
 
 
+# One entry point per i.i.d. family, with noise_fill's signature: a kernel specialised to a configuration
+# (engine._kernel) calls the one it needs, so a cold start compiles one sampler, not all of them. Each
+# calls the very function noise_fill calls for that family: the same bits.
+@njit(cache=True)
+def _fill_none_entry(code, vector_code, params, state, out, work):
+    for i in range(out.shape[0]):
+        out[i] = 0.0
+
+
+@njit(cache=True)
+def _fill_gaussian_entry(code, vector_code, params, state, out, work):
+    if out.shape[0] > 0:
+        _fill_gaussian(out, work, state, params[0])
+
+
+@njit(cache=True)
+def _fill_stable_entry(code, vector_code, params, state, out, work):
+    if out.shape[0] > 0:
+        _fill_stable(out, work, state, params[0], params[1], params[2])
+
+
+@njit(cache=True)
+def _fill_pareto_entry(code, vector_code, params, state, out, work):
+    if out.shape[0] > 0:
+        _fill_pareto(out, work, state, params[0], params[1])
+
+
+@njit(cache=True)
+def _fill_t_entry(code, vector_code, params, state, out, work):
+    if out.shape[0] > 0:
+        _fill_t(out, work, state, params[0], params[1])
+
+
+@njit(cache=True)
+def _fill_lomax_entry(code, vector_code, params, state, out, work):
+    if out.shape[0] > 0:
+        _fill_lomax(out, work, state, params[0], params[1])
+
+
+_ENTRIES = {GAUSSIAN: _fill_gaussian_entry, STABLE: _fill_stable_entry, PARETO: _fill_pareto_entry,
+            STUDENT_T: _fill_t_entry, LOMAX: _fill_lomax_entry}
+
+
+def fill_entry(code, vector_code):
+    """(name, kernel) filling like ``noise_fill(code, vector_code, ...)`` but compiling only that family's
+    sampler: the i.i.d. families and no noise; radial vectors use ``noise_fill`` itself."""
+    if code == NONE:
+        return "none", _fill_none_entry
+    if vector_code == IID and code in _ENTRIES:
+        return _ENTRIES[code].py_func.__name__[6:-6] + "_iid", _ENTRIES[code]
+    return "any", noise_fill
+
+
 @njit(cache=True)
 def _fill_rows(code, vector_code, params, root, out, work):
     """Row i of out (n, d) = first draw of path i's stream (root, i), as the engine would draw it."""

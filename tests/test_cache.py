@@ -1,5 +1,6 @@
 """The stale-kernel guard drops cached machine code exactly when a kernel module's source changes."""
 import os
+from pathlib import Path
 
 from clipsim._cache import KERNEL_MODULES, invalidate_stale_kernels
 
@@ -31,8 +32,15 @@ def test_guard_follows_numba_cache_dir(tmp_path, monkeypatch):
         (pkg / name).write_text("x = 1\n")
     root = tmp_path / "numba_cache"
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(root))
-    mirrored = root / str(pkg).lstrip(os.sep)
-    mirrored.mkdir(parents=True)
+    # where Numba itself puts the cache of a function defined in pkg/engine.py under NUMBA_CACHE_DIR
+    from numba.core import caching, config
+
+    monkeypatch.setattr(config, "CACHE_DIR", str(root))
+    code = compile("def f():\n    return 1\n", str(pkg / "engine.py"), "exec")
+    ns = {}
+    exec(code, ns)
+    mirrored = Path(caching.UserProvidedCacheLocator.from_function(ns["f"], str(pkg / "engine.py")).get_cache_path())
+    mirrored.mkdir(parents=True, exist_ok=True)
     (mirrored / "noise.noise_fill-1.py311.nbc").write_text("old")
     assert invalidate_stale_kernels(str(pkg))
     assert not (mirrored / "noise.noise_fill-1.py311.nbc").exists()
