@@ -1,9 +1,10 @@
-"""The multi-seed engine: spec → stage program → one cached Numba kernel → per-seed records.
+"""The multi-seed engine: spec → stage program → a cached Numba kernel per noise family → per-seed records.
 
-``simulate(objective, noise, optimizer, n_steps=T, n_seeds=M)`` runs M independent paths of T steps
-in a ``prange`` over seeds. Path m draws from the xoshiro256++ stream addressed by (seed, first_seed + m),
-so results are bitwise identical for any thread count, and seed m of a 64-seed run equals seed m of
-an 8-seed run. Nothing is reduced across seeds inside the parallel loop and ``fastmath`` is off.
+``simulate(objective, noise, optimizer, n_steps=T, n_seeds=M)`` runs M independent paths of T steps,
+chunks of paths on a pool of threads (the kernel releases the GIL). Path m draws from the xoshiro256++
+stream addressed by (seed, first_seed + m), so results are bitwise identical for any thread count, and
+seed m of a 64-seed run equals seed m of an 8-seed run. Nothing is reduced across seeds and ``fastmath``
+is off.
 
 One step of a path reads as the data flow (:func:`_path` → :func:`_update`):
 stochastic gradient (:func:`_stoch_grad`) → the optimizer's stages (``clipsim._stages.walk`` over the
@@ -20,9 +21,14 @@ stores values only on the record grid (log-spaced by default), never the traject
 
 Numba cache caveat: ``cache=True`` keys a kernel's cache on its own source file only, so a cached
 kernel would keep old code of functions it calls from other modules; ``clipsim._cache`` therefore drops
-the package's caches on import whenever any kernel module's source changed. A configuration with a
-user's own objective, noise or stage (:mod:`clipsim.user`) runs on clones of the step loop that call
-the user's functions, compiled once per process.
+the package's caches on import whenever any kernel module's source changed.
+
+Specialised kernels (cold start): the step loop is cloned per configuration (same bytecode, other
+globals, :func:`_specialise`) so that its noise call goes straight to that family's sampler: a fresh
+process compiles one sampler, not all of them, and the clone is cached on disk under its own name
+(``_path__stable_iid``...). Radial noise runs the generic kernel. A configuration with a user's own
+objective, noise or stage (:mod:`clipsim.user`) runs on clones that call the user's functions,
+compiled once per process.
 
 Stochastic gradient: population objectives ``g_t = ∇F(w_t) + ξ_t``; finite-sum objectives
 ``g_t = ∇f(w_t; z_j) + ξ_t`` with j uniform on [n] (ξ = 0 unless a noise is given). ``batch`` > 1
@@ -61,11 +67,8 @@ RECORDS = ("grad_sq", "gap", "avg_grad_sq", "dist", "pop_grad_sq", "gen_gap")
 _POP_METRICS = METRICS[10:]
 _POP_RECORDS = RECORDS[4:]
 
-# Seeds per parallel chunk of _drive's prange (set around the call in simulate; calling
-# set_parallel_chunksize inside the kernel would make it uncacheable). Dynamic chunks of a few seeds
-# instead of one static block per thread: on a shared machine a thread whose core is busy would
-# otherwise hold up the whole call. Seeds are independent and write only their own rows, so the
-# schedule cannot change any result.
+# Paths per chunk of work handed to a thread (advance_each). Dynamic chunks of a few paths instead of one
+# static block per thread: on a shared machine a thread whose core is busy takes fewer chunks.
 _CHUNK = 8
 
 
@@ -262,11 +265,12 @@ def _path(m, t1, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, 
 
 
 @njit(cache=True, nogil=True)
-def _advance(m0, m1, t1, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
+def _advance(m0, m1, stops, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
              x0, grid, W, OS, RNG, SUMS, INTS, records):
-    """Advance paths m0..m1-1 (serial, without the GIL: ``advance`` runs chunks of paths on threads)."""
+    """Advance each path m in m0..m1-1 to step stops[m] (serial and without the GIL: ``advance_each``
+    runs chunks of paths on a thread pool)."""
     for m in range(m0, m1):
-        _path(m, t1, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
+        _path(m, stops[m], ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
               x0, grid, W, OS, RNG, SUMS, INTS, records)
 
 
@@ -397,12 +401,15 @@ class SimResult:
 
 
 def warmup():
-    """Compile (or load) the cached kernels with a tiny run: ``make venv`` calls it after installing, so
-    the first real ``simulate`` in a fresh environment loads machine code instead of compiling it. One
-    compiled signature serves every built-in objective, noise and chain (integer-code dispatch)."""
+    """Compile (or load) the cached kernels with tiny runs: ``make venv`` calls it after installing, so the
+    first real ``simulate`` in a fresh environment loads machine code instead of compiling it. One kernel
+    per built-in noise family (i.i.d.), one for no noise and the generic one (radial vectors); each
+    serves every built-in objective and chain. Returns the seconds taken."""
     t0 = time.perf_counter()
-    simulate(_obj.get("quadratic", 2), _noise.stable(1.5), _opt.clipped_sgd(0.1, 1.0), n_steps=2, n_seeds=1,
-             record=2)
+    obj, opt = _obj.get("quadratic", 2), _opt.clipped_sgd(0.1, 1.0)
+    for noise in (_noise.stable(1.5), _noise.gaussian(), _noise.pareto(2.5), _noise.student_t(3.0),
+                  _noise.lomax(2.5), _noise.none(), _noise.stable(1.5, vector="radial")):
+        simulate(obj, noise, opt, n_steps=2, n_seeds=1, record=2)
     return time.perf_counter() - t0
 
 
@@ -573,15 +580,20 @@ def advance(problem, states, t_stop=None):
     Steps already taken are not repeated; diverged paths stay where they diverged.
     """
     t1 = problem.n_steps + 2 if t_stop is None else int(t_stop)
+    advance_each(problem, states, np.full(states.w.shape[0], t1, dtype=np.int64))
+
+
+def advance_each(problem, states, stops):
+    """Advance each path m in place up to its own step ``stops[m]`` (exclusive), on ``numba.get_num_threads()``
+    threads. Chunks of ``_CHUNK`` paths are handed to whichever thread is free; paths are independent
+    and write only their own rows, so the schedule never changes a result."""
     kernel, M = _kernel(problem), states.w.shape[0]
-    args = (np.int64(t1), *problem.kernel_args(), states.w, states.opt_state, states.rng, states.sums, states.ints,
-            states.records)
+    args = (np.ascontiguousarray(stops, dtype=np.int64), *problem.kernel_args(), states.w, states.opt_state,
+            states.rng, states.sums, states.ints, states.records)
     n_threads = min(numba.get_num_threads(), -(-M // _CHUNK))
     if n_threads <= 1:
         kernel(np.int64(0), np.int64(M), *args)
         return
-    # Dynamic chunks of _CHUNK paths on a thread pool: a thread whose core is busy takes fewer chunks.
-    # Paths are independent and write only their own rows, so the schedule cannot change any result.
     with _futures.ThreadPoolExecutor(n_threads) as pool:
         for f in [pool.submit(kernel, np.int64(m), np.int64(min(m + _CHUNK, M)), *args) for m in range(0, M, _CHUNK)]:
             f.result()

@@ -41,8 +41,8 @@ variance (and an interval) that can be useless there.
 Reproducibility: initial path i of replica r uses the engine's stream (seed, r·n + i); the clone
 written into slot i at iteration q of replica r reseeds its generator at the branching step from the
 stream addressed by (seed, r, q, i), and survivors are chosen by a generator seeded from (seed, r).
-Paths are advanced in a ``prange`` and nothing is reduced across paths inside it, so results are
-bitwise identical for any thread count.
+Paths are advanced in parallel (the engine's thread pool; the importance-sampling kernel's ``prange``)
+and nothing is reduced across paths, so results are bitwise identical for any thread count.
 """
 from __future__ import annotations
 
@@ -72,16 +72,8 @@ _CLONE_TAG = np.uint64(0xC10E5EED5EED0001)  # separates clone streams from the e
 
 
 # ------------------------------------------------------------------------------------------------
-# Kernels: advance each path to its own stop; reseed clones
+# Kernels: reseed clones
 # ------------------------------------------------------------------------------------------------
-@njit(parallel=True, cache=True)
-def _advance_each(stops, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
-                  x0, grid, W, OS, RNG, SUMS, INTS, records):
-    for m in prange(W.shape[0]):
-        _eng._path(m, stops[m], ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes,
-                   ptab, x0, grid, W, OS, RNG, SUMS, INTS, records)
-
-
 @njit(cache=True)
 def _reseed(root, replica, iteration, slots, RNG):
     """Row m of RNG ← the clone stream addressed by (root, replica, iteration, slots[m])."""
@@ -93,9 +85,7 @@ def _reseed(root, replica, iteration, slots, RNG):
 def _run_to(problem, states, stops):
     """Advance each path m to step stops[m] (exclusive) in parallel; returns the steps taken."""
     before = np.minimum(states.ints[:, 0], problem.n_steps + 1)
-    with numba.parallel_chunksize(1):
-        _advance_each(np.ascontiguousarray(stops, dtype=np.int64), *problem.kernel_args(), states.w,
-                      states.opt_state, states.rng, states.sums, states.ints, states.records)
+    _eng.advance_each(problem, states, stops)
     return int((np.minimum(states.ints[:, 0], problem.n_steps + 1) - before).sum())
 
 
