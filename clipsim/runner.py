@@ -10,6 +10,7 @@ import os
 import sys
 import time
 
+from . import user as _user
 from .progress import Progress, run_in_chunks, warm_up
 
 
@@ -127,6 +128,9 @@ def run_sweep(sweep, store, *, executor="local", scheduler=None, workers=None, p
 
     if todo:
         t0 = time.perf_counter()
+        shipped = _user.module_sources([c.config for c in todo])
+        if shipped:  # the sweep opted in (allow_code = true): its user module goes to every worker
+            client.run(_user.load_source, shipped)
         client.run(warm_up, [c.config for c in todo], run_config, 1)
         bar.compiled(time.perf_counter() - t0)
 

@@ -74,6 +74,40 @@ def load_module(path, *, allow_code=False):
     return mod
 
 
+def module_sources(configs):
+    """[(file name, source text)] of the loaded user modules that the cell ``configs`` name (by SHA-256):
+    what a Dask worker needs to register the same pieces (:func:`load_source`)."""
+    import hashlib
+
+    wanted = {c["user_module"]["sha256"] for c in configs if c.get("user_module")}
+    out = []
+    for path in _LOADED:
+        with open(path, "rb") as f:
+            text = f.read()
+        if hashlib.sha256(text).hexdigest() in wanted:
+            out.append((os.path.basename(path), text))
+    return out
+
+
+def load_source(sources):
+    """Import user modules shipped as text by the process that loaded them with ``allow_code = true``
+    (a Dask worker, which runs whatever its client sends): each file is written once under the temp
+    directory, keyed by its SHA-256, and imported like :func:`load_module`."""
+    import hashlib
+    import tempfile
+
+    for filename, text in sources:
+        folder = os.path.join(tempfile.gettempdir(), "clipsim_user", hashlib.sha256(text).hexdigest())
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, os.path.basename(filename))
+        if not os.path.isfile(path):
+            tmp = f"{path}.{os.getpid()}"
+            with open(tmp, "wb") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        load_module(path, allow_code=True)
+
+
 def shim(name, **functions):
     """A module object holding ``functions``: a kernel clone reads ``_obj.full_grad`` etc. from it."""
     mod = types.ModuleType(name)
