@@ -631,7 +631,8 @@ def simulate(objective, noise, optimizer, *, n_steps, n_seeds, seed=0, x0=None, 
 
     ``noise`` is a :class:`clipsim.noise.Noise` (or None for no additive noise). Path m uses the stream
     (seed, first_seed + m). ``record``: None, a number of log-spaced grid points, or explicit steps in
-    [1, n_steps + 1]. ``threads``: Numba threads for this call (default: Numba's setting).
+    [1, n_steps + 1]. ``threads``: threads for this call (default: ``numba.get_num_threads()``, which is
+    NUMBA_NUM_THREADS unless set).
     """
     if not isinstance(objective, _obj.Objective):
         raise ValueError(f"objective = {objective!r} is not allowed: must be an Objective from clipsim.objectives.get")
