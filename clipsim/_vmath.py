@@ -20,6 +20,10 @@ by selects or by always taking the more accurate path:
   parts), ``exp(r) = 1 - ((lo - r c/(2-c)) - hi)`` (e_exp.c); ``2^k`` from the exponent bits, applied
   as two factors so that overflow gives inf and gradual underflow rounds once. ``exp_dd(hi, lo)`` is
   ``exp(hi + lo)`` for ``|lo| <= ulp(hi)``: the low part joins the reduced argument.
+- :func:`expm1`: s_expm1.c: ``k = rint(x/ln2)``, ``r = x - k ln2`` with its rounding error ``c``,
+  the rational approximation of ``expm1(r)`` on [-ln2/2, ln2/2] (Q1-Q5), and fdlibm's six ways of
+  assembling ``2^k (1 + expm1(r)) - 1`` (k = 0, -1, 1, [2, 19], [20, 56], else) all computed and
+  one selected by k. x is clamped to [-60, 710] first (-1 below, inf above ~709.78).
 - :func:`pow` (x > 0): ``exp_dd(y * log_dd(x))`` with the product kept exact by ``fma``.
 - :func:`sin`, :func:`cos`, :func:`sincos`: ``n = rint(x 2/pi)``, three-step Cody-Waite reduction
   (e_rem_pio2.c's medium case, all three steps always: ``r = y0 + y1`` good to ~118 bits), kernels
@@ -27,7 +31,7 @@ by selects or by always taking the more accurate path:
   |x| <= 2^19 pi/2 (about 8.2e5); beyond it the reduction loses accuracy (no Payne-Hanek).
 
 Accuracy (tests/test_vmath.py, dense grids and edge cases against ``math``): within 1 ulp of libm
-for log, exp, sin, cos on their domains, pow within 2 ulp for |y log x| <= 700. ``fastmath`` stays
+for log, exp, expm1, sin, cos on their domains, pow within 2 ulp for |y log x| <= 700. ``fastmath`` stays
 off: results are the same bits for any thread count, vector width or machine with IEEE doubles.
 
 The functions are ``@njit(error_model='numpy', inline='always')``: inlined at the Numba IR level,
@@ -41,7 +45,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-__all__ = ["fma", "log", "log_dd", "exp", "exp_dd", "pow", "sin", "cos", "sincos", "f2i", "i2f"]
+__all__ = ["fma", "log", "log_dd", "exp", "exp_dd", "expm1", "pow", "sin", "cos", "sincos", "f2i", "i2f"]
 
 _jit = njit(cache=True, error_model="numpy", inline="always")
 
@@ -117,6 +121,11 @@ _C3 = 2.48015872894767294178e-05
 _C4 = -2.75573143513906633035e-07
 _C5 = 2.08757232129817482790e-09
 _C6 = -1.13596475577881948265e-11
+_Q1 = -3.33333333333331316428e-02
+_Q2 = 1.58730158725481460165e-03
+_Q3 = -7.93650757867487942473e-05
+_Q4 = 4.00821782732936239552e-06
+_Q5 = -2.01099218183624371326e-07
 _INV_PIO2 = 6.36619772367581382433e-01
 _PIO2_1 = 1.57079632673412561417e+00
 _PIO2_1T = 6.07710050650619224932e-11
@@ -220,6 +229,40 @@ def exp_dd(xh, xl):
 def exp(x):
     """e^x (within 1 ulp; inf above ~709.78, gradual underflow, 0 below ~-745.13)."""
     return exp_dd(x, 0.0)
+
+
+@_jit
+def expm1(x):
+    """e^x - 1, accurate for small |x| (within 1 ulp; -1 below about -41.6, inf above ~709.78)."""
+    xc = 710.0 if x > 710.0 else (-60.0 if x < -60.0 else x)       # nan passes through
+    t = xc * _INV_LN2 + _RINT
+    dk = t - _RINT
+    k = f2i(t) - _RINT_BITS
+    hi = xc - dk * _LN2_HI                                          # exact
+    lo = dk * _LN2_LO
+    r = hi - lo
+    c = (hi - r) - lo
+    hfx = 0.5 * r
+    hxs = r * hfx
+    r1 = 1.0 + hxs * (_Q1 + hxs * (_Q2 + hxs * (_Q3 + hxs * (_Q4 + hxs * _Q5))))
+    tt = 3.0 - r1 * hfx
+    e = hxs * ((r1 - tt) / (6.0 - r * tt))
+    y0 = r - (r * e - hxs)                                          # k = 0 (then c = 0)
+    e = (r * (e - c) - c) - hxs
+    ym1 = 0.5 * (r - e) - 0.5                                       # k = -1
+    yp1 = -2.0 * (e - (r + 0.5)) if r < -0.25 else 1.0 + 2.0 * (r - e)   # k = 1
+    k1 = k >> 1
+    k2 = k - k1
+    yfar = (1.0 - (e - r)) * i2f((k1 + 1023) << 52) * i2f((k2 + 1023) << 52) - 1.0
+    twopk = i2f(((k + 1023) & 0x7FF) << 52)                         # used only for 2 <= k <= 56
+    twomk = i2f(((1023 - k) & 0x7FF) << 52)
+    ymid = ((1.0 - twomk) - (e - r)) * twopk                        # 2 <= k < 20
+    yhigh = ((r - (e + twomk)) + 1.0) * twopk                       # 20 <= k <= 56
+    y = yhigh if k >= 20 else ymid
+    y = y if (k >= 2 and k <= 56) else yfar
+    y = yp1 if k == 1 else y
+    y = ym1 if k == -1 else y
+    return y0 if k == 0 else y
 
 
 @_jit

@@ -251,6 +251,41 @@ def test_noise_fill_does_not_allocate():
     assert "NRT_MemInfo_alloc" not in ir and "NRT_Allocate" not in ir
 
 
+def test_block_samplers_compile_one_signature_each():
+    """The block transforms are called with an int64 offset (never a Literal[int](0)): one compile."""
+    from numba import njit
+
+    for fill, block in ((N._fill_stable, N._stable_block), (N._fill_gaussian, N._box_muller)):
+        twin = njit(fill.py_func)  # not cached: its callees are typed (and compiled) in this process
+        for d in (1, 5, N._BLOCK + 3):
+            args = (1.0, 1.5, 0.0) if fill is N._fill_stable else (1.0,)
+            twin(np.empty(d), np.empty(noise_work_size(d)), np.ones(4, np.uint64), *args)
+        assert len(block.signatures) == 1, block.signatures
+
+
+@pytest.mark.parametrize("d", [1, 7, 40, N._BLOCK + 5])
+def test_student_t_block_uses_the_stream_like_a_scalar_loop(d):
+    """Vectorised first attempts + in-order redraws == draw the block's pairs, then one coordinate at
+    a time with its retries (the sampler as documented), bitwise, including the final stream state."""
+    from clipsim._rng import fill_uniform
+
+    nz = Noise.student_t(2.5, scale=1.5)
+    code, vec, params = nz.pack()
+    state = np.empty(4, np.uint64)
+    seed_state(np.uint64(11), np.uint64(2), state)
+    ref_state = state.copy()
+    out = np.empty(d)
+    noise_fill(code, vec, params, state, out, np.empty(noise_work_size(d)))
+    ref = np.empty(d)
+    for j in range(0, d, N._BLOCK):
+        k = min(N._BLOCK, d - j)
+        u = np.empty(2 * k)
+        fill_uniform(ref_state, u)
+        for i in range(k):
+            ref[j + i] = 1.5 * N._t_from(u[2 * i], u[2 * i + 1], 2.5, ref_state)
+    assert out.tobytes() == ref.tobytes() and state.tobytes() == ref_state.tobytes()
+
+
 # ----------------------------------------------------------------------------- moments (exact)
 def test_moment_infinite_and_trivial_cases():
     assert Noise.stable(1.5).moment(1.5) == math.inf and Noise.stable(1.5).moment(2) == math.inf

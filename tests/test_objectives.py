@@ -90,3 +90,24 @@ def test_bad_input_is_one_clear_line(call, match):
     with pytest.raises(ValueError, match=match) as e:
         call()
     assert "\n" not in str(e.value)
+
+
+def test_sin_quadratic_vectorised_trig_within_a_few_ulp_of_libm():
+    """full_grad's branch-free sin/cos (sin 2w = 2 sin w cos w) against libm; |w| > 8e5, inf and nan
+    take the libm path (bitwise libm there)."""
+    a = 1.5
+    o = O.get("sin_quadratic", 64, a=a)
+    rng = np.random.default_rng(7)
+    for w in (rng.standard_normal(64), 10.0 * rng.standard_normal(64), rng.uniform(-8e5, 8e5, 64)):
+        g = o.grad(w)
+        ref = w + a * np.sin(2.0 * w)
+        # 2 s c: each factor within 1 ulp, two roundings: |error| <= 4 ulp of a (the sin 2w term)
+        assert np.all(np.abs(g - ref) <= 4 * a * 2.0 ** -52 + 2.0 * np.spacing(np.abs(ref))), np.max(np.abs(g - ref))
+        refv = float(np.sum(0.5 * w * w + a * np.sin(w) ** 2))
+        assert abs(o.value(w) - refv) <= 1e-13 * abs(refv)
+    w = rng.standard_normal(64)
+    w[5] = 1e7
+    g = o.grad(w)
+    assert g[5] == 1e7 + a * math.sin(2e7) and g[0] == w[0] + a * math.sin(2.0 * w[0])
+    w[5] = np.inf
+    assert np.isnan(o.grad(w)[5]) and np.isnan(o.value(w))

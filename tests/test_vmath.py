@@ -26,6 +26,8 @@ def _apply(kind, x, y, out):
             out[i] = vm.cos(x[i])
         elif kind == 4:
             out[i] = vm.pow(x[i], y[i])
+        elif kind == 7:
+            out[i] = vm.expm1(x[i])
         elif kind == 5:
             h, lo = vm.log_dd(x[i])
             out[i] = h
@@ -128,6 +130,24 @@ def test_exp_dense_and_edges():
     assert got[3] == got[4] == got[5] == 0.0 and np.isnan(got[6])
 
 
+def test_expm1_dense_and_edges():
+    x = np.concatenate([
+        RNG.uniform(-50.0, 709.7, 200_000),
+        RNG.uniform(-2.0, 2.0, 200_000),                          # every branch of s_expm1.c: k in -3..3
+        RNG.standard_normal(50_000) * 1e-3,                       # small |x| (where exp(x) - 1 cancels)
+        10.0 ** RNG.uniform(-300.0, 2.8, 50_000),                 # the samplers' arguments are >= 0
+        -(10.0 ** RNG.uniform(-300.0, 1.6, 50_000)),
+        np.arange(-60, 60) * math.log(2),                         # each k, and its neighbours
+        np.nextafter(np.arange(-60, 60) * math.log(2), np.inf),
+        (np.arange(-60, 60) + 0.5) * math.log(2),                 # rint ties of x / ln 2
+        [0.0, -0.0, 1e-300, -1e-300, 5e-324, -5e-324, -0.25, 0.25, 709.78, -40.0, -45.0],
+    ])
+    _check(7, x, math.expm1, max_ulp=1.0)
+    got, _ = _run(7, np.array([710.0, np.inf, -np.inf, -1e4, np.nan, -0.0]))
+    assert got[0] == got[1] == np.inf and got[2] == got[3] == -1.0 and np.isnan(got[4])
+    assert got[5] == 0.0 and math.copysign(1.0, got[5]) == -1.0
+
+
 @pytest.mark.parametrize("kind,fn", [(2, math.sin), (3, math.cos)], ids=["sin", "cos"])
 def test_sin_cos_dense_and_edges(kind, fn):
     k = np.arange(-40, 41)
@@ -171,7 +191,7 @@ def test_lanes_and_scalar_code_agree_bitwise():
     """Vector lanes, the scalar remainder loop and a lone scalar call give the same bits."""
     x = RNG.random(37) * 3.0
     y = RNG.uniform(-2.0, 2.0, 37)
-    for kind in (0, 1, 2, 3, 4):
+    for kind in (0, 1, 2, 3, 4, 7):
         arg = x if kind != 1 else x * 100 - 150
         vec, _ = _run(kind, arg, y)
         one = np.array([_one(kind, a, b) for a, b in zip(arg, y)])
@@ -190,9 +210,13 @@ def test_loops_are_vectorised():
     assert _packed(_log_loop.inspect_asm(_log_loop.signatures[0])) > 10
     # non-cached twins, compiled here (the cached callers may not have compiled these in this process)
     u = np.random.default_rng(1).random(64)
-    stable = njit(error_model="numpy")(N._stable_block.py_func)
-    stable(out, 0, u, 32, 1.0, 1.5, 0.0, 0.0, 1.0)
-    bm = njit(error_model="numpy")(N._bm_pairs.py_func)
-    bm(out[:16], out[16:32], u, 1.0)
-    for fn in (stable, bm):
-        assert _packed(fn.inspect_asm(fn.signatures[0])) > 30, fn
+    twin = {f: njit(error_model="numpy")(getattr(N, f).py_func) for f in (
+        "_stable_block", "_stable_gen_parts", "_stable_gen_pow", "_bm_pairs", "_pareto_block", "_lomax_block")}
+    twin["_stable_block"](out, 0, u, 20, 1.0, 2.0, 0.0, 0.0, 1.0)       # alpha = 2 (its own loop)
+    twin["_stable_gen_parts"](out[:16], out[16:32], u, 16, 1.5, 0.0, 1.0)
+    twin["_stable_gen_pow"](out[:16], out[16:32], 16, 1.0, -1.0 / 3.0)
+    twin["_bm_pairs"](out[:16], out[16:32], u, 1.0)
+    twin["_pareto_block"](out, u, 32, 1.0, 1.5)
+    twin["_lomax_block"](out, u, 32, 1.0, 2.5)
+    for name, fn in twin.items():
+        assert _packed(fn.inspect_asm(fn.signatures[0])) > 30, name
