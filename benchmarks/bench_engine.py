@@ -15,8 +15,9 @@ Throughput is coordinate-draws per second (M·T·B·d / wall time). clipsim runs
 (bitwise equal results, checked); NumPy is vectorised over seeds with preallocated buffers (one
 thread); JAX vmaps a lax.scan over seeds, jit-compiled (compile excluded), float64. "vs best peer" is
 the best of NumPy and JAX divided by clipsim. Also: ns per stable draw (``noise_fill``, d = 32, one
-path), the cold start (fresh process, empty NUMBA_CACHE_DIR: import + first simulate) and the cached
-start, and with ``--fused-ref COMMIT`` the W1 time of that commit's engine (the hand-fused kernel
+path), the composition overhead (W1 through the stage program against the same step loop with its
+one stage hand-fused, alternated, bitwise equal), the cold start (fresh process, empty
+NUMBA_CACHE_DIR: import + first simulate; best of 3) and the cached start, and with ``--fused-ref COMMIT`` the W1 time of that commit's engine (the hand-fused kernel
 before stages) against this one, both in fresh processes, alternated.
 
 The machine is shared: every figure is the best of ``--repeat``, ratios come from the same run, and
@@ -272,6 +273,47 @@ def fused_reference(commit, M, T, R):
     return min(o[0] for o in old), min(n[0] for n in new), old[0][1], new[0][1]
 
 
+def composition_overhead(M, T, R):
+    """W1 on one thread: (stage-program time, hand-fused time), best of 2R, alternated in one process.
+
+    The hand-fused kernel is the engine's own step loop with the stage walk replaced by the one stage
+    clipped SGD has, called directly (no loop over stage codes, no dispatch on them): the difference is
+    exactly what composing a rule from stages costs. Both are called the same way and must agree to the bit.
+    """
+    from numba import njit
+
+    from clipsim import _stages as st
+
+    @njit(inline="always")
+    def fused_walk(codes, sched, k0, k1, t, a, w, graw, u, stt, cnt, pend):
+        st.materialize(u, stt, pend)
+        st._clip_norm(u, sched, codes[k0, 1], t, a, cnt)
+
+    obj, opt = O.get("sin_quadratic", D, a=A_SIN), P.clipped_sgd(ETA, CLIP)
+    noise = N.stable(ALPHA)
+    problem = engine.Problem.build(obj, noise, opt, T, obj.x0.astype(float), 1, engine.record_grid(T, None))
+    name, fill = N.fill_entry(*noise.pack()[:2])
+    kernels = {"stages": engine._kernel(problem), "fused": engine._specialise((), None, fused_walk, name, fill)}
+
+    def run(kernel, m):
+        states = engine.init_states(problem, np.arange(m, dtype=np.int64))
+        stops = np.full(m, T + 2, dtype=np.int64)
+        kernel(np.int64(0), np.int64(m), stops, *problem.kernel_args(), states.w, states.opt_state, states.rng,
+               states.sums, states.ints, states.records)
+        return engine.finalise(problem, states)[0]["avg_grad_sq"]
+
+    for k in kernels.values():
+        run(k, 2)  # compile
+    best, out = {"stages": 1e9, "fused": 1e9}, {}
+    for _ in range(2 * R):
+        for name_k, k in kernels.items():
+            t0 = time.perf_counter()
+            out[name_k] = run(k, M)
+            best[name_k] = min(best[name_k], time.perf_counter() - t0)
+    assert np.array_equal(out["stages"], out["fused"]), "stage program and hand-fused kernel differ"
+    return best["stages"], best["fused"]
+
+
 # ------------------------------------------------------------------------------------------------
 def bench_rule(rule, M, T, R):
     draws = _seeds(rule, M) * T * (BATCH if rule == "ps8" else 1) * D
@@ -317,6 +359,9 @@ def main(argv=None):
     rows = [bench_rule(rule, M, T, R) for rule in a.only.split(",")]
     report(rows)
     print(f"\nstable noise alone (noise_fill, d={D}, one path): {noise_ns_per_draw(R):.1f} ns/draw")
+    ts, tf = composition_overhead(M, T, R)
+    print(f"W1, 1 thread, composition: stage program {ts:.3f} s, hand-fused {tf:.3f} s: overhead "
+          f"{100 * (ts / tf - 1):+.1f}% (bitwise equal results)")
     if a.fused_ref:
         old, new, mo, mn = fused_reference(a.fused_ref, M, T, R)
         print(f"W1, 1 thread, fresh processes: fused kernel ({a.fused_ref}) {old:.3f} s, stages {new:.3f} s: "

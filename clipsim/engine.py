@@ -504,19 +504,20 @@ def _kernel(problem):
     name, fill = _noise.fill_entry(int(problem.noise_pack[0]), int(problem.noise_pack[1]))
     key = (obj_k, user_fill or name, stage)
     if key not in _SPECIALISED:
-        _SPECIALISED[key] = _specialise(obj_k, user_fill, stage, name, fill)
+        _SPECIALISED[key] = _specialise(obj_k, user_fill, stage and _user_walk(stage), name, fill)
     return _SPECIALISED[key]
 
 
-def _specialise(obj_k, user_fill, stage, noise_name, fill):
-    """Clones of the step-loop functions (same bytecode, other globals) that call ``fill`` for the noise
-    and the user's pieces where given: everything else behaves identically, to the bit.
+def _specialise(obj_k, user_fill, walk, noise_name, fill):
+    """Clones of the step-loop functions (same bytecode, other globals) that call ``fill`` for the noise,
+    and the user's objective / noise and ``walk`` (a stage walk with ``_stages.walk``'s signature) where
+    given: everything else behaves identically, to the bit.
 
     Built-in configurations are cached on disk under their own names (``_advance__stable_iid``...), so a
     fresh process compiles one sampler (seconds) instead of every family's; a configuration with a user's
     piece is compiled once per process (its functions are not ours to cache).
     """
-    if not obj_k and user_fill is None and stage is None and fill is _noise.noise_fill:
+    if not obj_k and user_fill is None and walk is None and fill is _noise.noise_fill:
         return _advance
     g = dict(globals())
     if obj_k:
@@ -524,10 +525,9 @@ def _specialise(obj_k, user_fill, stage, noise_name, fill):
     if user_fill is not None:
         fill = _user_noise_fill(user_fill)
     g["_noise"] = _user.shim("_noise", noise_fill=fill, NONE=_noise.NONE)
-    if stage is not None:
-        g["_st"] = _user.shim("_st", reset=_st.reset, materialize=_st.materialize, descend=_st.descend,
-                              walk=_user_walk(stage))
-    builtin = not obj_k and user_fill is None and stage is None
+    if walk is not None:
+        g["_st"] = _user.shim("_st", reset=_st.reset, materialize=_st.materialize, descend=_st.descend, walk=walk)
+    builtin = not obj_k and user_fill is None and walk is None
     for name in _STEP_LOOP:
         orig = globals()[name]
         py = orig.py_func
