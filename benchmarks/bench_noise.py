@@ -5,7 +5,9 @@ Usage: .venv/bin/python benchmarks/bench_noise.py [--steps 20000] [--dim 32]
 For each family: draws per second of a loop of ``noise_fill`` calls on one path (one d-vector per
 call, the engine's access pattern, single thread), and of the vectorised NumPy equivalent producing the
 same number of draws in one call (numpy Generator; for stable a NumPy CMS written like scipy's and
-``scipy.stats.levy_stable.rvs``). Ratio > 1 means noise_fill is faster. Not run by the tests.
+``scipy.stats.levy_stable.rvs``). Ratio > 1 means noise_fill is faster. Last line: the split of one
+stable(1.5) draw into its uniforms and its transform, and sin_quadratic's full_grad per coordinate
+(W1's two largest costs). Not run by the tests.
 """
 from __future__ import annotations
 
@@ -20,8 +22,9 @@ from numba import njit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clipsim._rng import seed_state  # noqa: E402
-from clipsim.noise import Noise, noise_fill, noise_work_size  # noqa: E402
+from clipsim import objectives as O  # noqa: E402
+from clipsim._rng import fill_uniform_n, seed_state  # noqa: E402
+from clipsim.noise import Noise, _stable_block, noise_fill, noise_work_size  # noqa: E402
 
 
 @njit(cache=True)
@@ -33,6 +36,54 @@ def _loop(code, vec, params, steps, out, work):
         noise_fill(code, vec, params, state, out, work)
         acc += out[0]
     return acc
+
+
+# The split of one stable draw and the sin_quadratic gradient (W1's two largest costs). Not cached:
+# a cached loop here would keep stale copies of the clipsim functions it calls after they change.
+@njit
+def _uniforms_only(steps, work, d):
+    state = np.empty(4, np.uint64)
+    seed_state(np.uint64(1), np.uint64(0), state)
+    acc = 0.0
+    for _ in range(steps):
+        fill_uniform_n(state, work, 2 * d)
+        acc += work[0]
+    return acc
+
+
+@njit
+def _transform_only(steps, out, work, d, j0, alpha):
+    acc = 0.0
+    for _ in range(steps):
+        _stable_block(out, j0, work, d, 1.0, alpha, 0.0, 0.0, 1.0)
+        acc += out[0]
+    return acc
+
+
+@njit
+def _grad_only(steps, code, fp, X, y, w, out):
+    acc = 0.0
+    for _ in range(steps):
+        acc += O.full_grad(code, fp, X, y, w, out)
+    return acc
+
+
+def split(d, steps):
+    """ns per stable(1.5) draw: uniforms, transform; ns per coordinate of sin_quadratic's full_grad."""
+    n = d * steps
+    work = np.random.default_rng(0).uniform(0.01, 0.99, noise_work_size(d))
+    out = np.empty(d)
+    ob = O.get("sin_quadratic", d, a=1.0)
+    w = np.random.default_rng(1).standard_normal(d)
+    j0 = int(np.int64(0))
+    _uniforms_only(1, work.copy(), d)
+    _transform_only(1, out, work, d, j0, 1.5)
+    _grad_only(1, ob.code, ob.fparams, ob.X, ob.y, w, out)
+    t_u = _best(lambda: _uniforms_only(steps, work.copy(), d))
+    t_t = _best(lambda: _transform_only(steps, out, work, d, j0, 1.5))
+    t_g = _best(lambda: _grad_only(steps, ob.code, ob.fparams, ob.X, ob.y, w, out))
+    print(f"stable(1.5) split: uniforms {t_u / n * 1e9:.2f} ns/draw, transform {t_t / n * 1e9:.2f} ns/draw; "
+          f"sin_quadratic full_grad {t_g / n * 1e9:.2f} ns/coordinate")
 
 
 def _best(f, repeat=5):
@@ -90,6 +141,7 @@ def main(argv=None):
     # scipy's levy_stable.rvs (same CMS in NumPy) for the symmetric case
     t_sc = _best(lambda: levy_stable.rvs(1.5, 0.0, size=n, random_state=rng), repeat=3)
     print(f"{'scipy levy_stable.rvs a=1.5':28s} {n / t_sc:13.3e} draws/s")
+    split(d, steps)
 
 
 if __name__ == "__main__":

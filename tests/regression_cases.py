@@ -1,7 +1,9 @@
 """The engine's regression cases: every preset × objectives × noises at small T and seeds.
 
 ``tests/data/engine_regression.npz`` holds their outputs as produced by the engine before it was
-rebuilt from stages (commit facbbc7); ``test_regression_fixture.py`` asserts bitwise equality.
+rebuilt from stages (commit facbbc7), regenerated since only where sampler or objective arithmetic
+changed on purpose (each time in a commit of its own that names the change; see ``git log`` of the
+fixture); ``test_regression_fixture.py`` asserts bitwise equality.
 Regenerate only when the numbers are meant to change (e.g. a new noise algorithm), in a commit that
 says so: ``PYTHONPATH=. python tests/regression_cases.py``.
 """
