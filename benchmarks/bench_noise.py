@@ -27,7 +27,7 @@ from clipsim._rng import fill_uniform_n, seed_state  # noqa: E402
 from clipsim.noise import Noise, _stable_block, noise_fill, noise_work_size  # noqa: E402
 
 
-@njit(cache=True)
+@njit  # not cached: clipsim's stale-cache guard covers the package only, a cached copy here could keep old samplers
 def _loop(code, vec, params, steps, out, work):
     state = np.empty(4, np.uint64)
     seed_state(np.uint64(1), np.uint64(0), state)
