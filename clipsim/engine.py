@@ -6,7 +6,7 @@ stream addressed by (seed, first_seed + m), so results are bitwise identical for
 seed m of a 64-seed run equals seed m of an 8-seed run. Nothing is reduced across seeds and ``fastmath``
 is off.
 
-One step of a path reads as the data flow (:func:`_path` → :func:`_update`):
+One step of a path reads as the data flow (:func:`_advance` → :func:`_update`):
 stochastic gradient (:func:`_stoch_grad`) → the optimizer's stages (``clipsim._stages.walk`` over the
 packed chain, :class:`clipsim.optimizers.Program`) → the step (``_stages.descend``) → metrics and
 records at the next iterate (:func:`_evaluate`, :func:`_accumulate`, :func:`_record`).
@@ -26,7 +26,7 @@ the package's caches on import whenever any kernel module's source changed.
 Specialised kernels (cold start): the step loop is cloned per configuration (same bytecode, other
 globals, :func:`_specialise`) so that its noise call goes straight to that family's sampler: a fresh
 process compiles one sampler, not all of them, and the clone is cached on disk under its own name
-(``_path__stable_iid``...). Radial noise runs the generic kernel. A configuration with a user's own
+(``_advance__stable_iid``...). Radial noise runs the generic kernel. A configuration with a user's own
 objective, noise or stage (:mod:`clipsim.user`) runs on clones that call the user's functions,
 compiled once per process.
 
@@ -198,80 +198,83 @@ def _finish(ev, grad, pgrad, sums):
 
 
 @njit(cache=True, inline="always")
+def _copy(dst, src):
+    """dst[:] = src for equal lengths, as a loop: a slice assignment's shape check compiles an error
+    formatter (about a second of cold start)."""
+    for i in range(dst.shape[0]):
+        dst[i] = src[i]
+
+
+@njit(cache=True, inline="always")
 def _carve(block, o, n, stride):
     """(block[o:o+n], the next offset o + stride): one per-path array on its own 64-byte boundary."""
     return block[o:o + n], o + stride
 
 
-@njit(cache=True)
-def _path(m, t1, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
-          x0, grid, W, OS, RNG, SUMS, INTS, records):
-    """Advance path m from its step INTS[m, t] to t1 (exclusive; T + 2 finishes it)."""
-    d, T, G = x0.shape[0], ptab.shape[1], grid.shape[0]
-    t, gi = INTS[m, _I_T], INTS[m, _I_GI]
-    if INTS[m, _I_DIV] > 0 or t > T + 1:
-        return
-    # All per-path scratch is carved from one block, each array on its own 64-byte boundary. Small
-    # separate allocations landed at placements that made the vectorised noise loops ~2.8x slower
-    # on worker threads (measured: 1 vs 2 threads scaled 1.15x; carved: see benchmarks/RESULTS.md).
-    stride = (d + 7) // 8 * 8
-    S = OS.shape[1]
-    block = np.empty(8 + 9 * stride + (nwork + 7) // 8 * 8 + S)
-    o = (64 - block.ctypes.data % 64) % 64 // 8
-    w, o = _carve(block, o, d, stride)
-    grad, o = _carve(block, o, d, stride)
-    pgrad, o = _carve(block, o, d, stride)
-    g, o = _carve(block, o, d, stride)
-    u, o = _carve(block, o, d, stride)
-    if not (pmeta[5] or pmeta[2] > 0):
-        u = g  # no stage needs the raw gradient: stages work on g in place
-    mb, o = _carve(block, o, d, stride)
-    xi, o = _carve(block, o, d, stride)
-    # two strides between the noise output and its work buffer, as in the fused kernel this replaced
-    # (measured: with less room, e.g. 0 or 1 slot, the stable fill ran 2-3x slower)
-    ev, o = _carve(block, o, 5, 8)
-    pend, o = _carve(block, o, 4, 2 * stride - 8)
-    work, o = _carve(block, o, nwork, (nwork + 7) // 8 * 8)
-    st = block[o:o + S]
-    state = np.empty(8, dtype=np.uint64)[:4]
-    state[:] = RNG[m]
-    w[:] = W[m]
-    st[:] = OS[m]
-    sums = SUMS[m]
-    cnt = np.zeros(2, dtype=np.int64)
-    cnt[0], cnt[1] = int(sums[_S_NCLIP]), int(sums[_S_NOPS])
-    ev[3] = 0.0
-    ev[4] = 0.0
-    while t < t1 and t <= T + 1:  # iterate w_t; the step is skipped at t = T + 1
-        _evaluate(ocode, ofp, X, y, haspop, w, x0, grad, pgrad, ev)
-        if not (math.isfinite(ev[0]) and math.isfinite(ev[1])):
-            INTS[m, _I_DIV] = t
-            break
-        _accumulate(t, T, ev, sums)
-        while gi < G and grid[gi] == t:
-            _record(records, m, gi, ev, f_star, sums[_S_GSQ], min(t, T), haspop)
-            gi += 1
-        if t == T + 1:
-            _finish(ev, grad, pgrad, sums)
-        else:
-            _update(t, pmeta, pcodes, ptab, ocode, ofp, X, y, ncode, nvec, nparams, state, w, grad, g, u, mb,
-                    xi, work, st, cnt, pend)
-        t += 1
-    INTS[m, _I_T], INTS[m, _I_GI] = t, gi
-    sums[_S_NCLIP], sums[_S_NOPS] = cnt[0], cnt[1]
-    RNG[m] = state
-    W[m] = w
-    OS[m] = st
-
-
 @njit(cache=True, nogil=True)
 def _advance(m0, m1, stops, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
              x0, grid, W, OS, RNG, SUMS, INTS, records):
-    """Advance each path m in m0..m1-1 to step stops[m] (serial and without the GIL: ``advance_each``
-    runs chunks of paths on a thread pool)."""
+    """Advance each path m in m0..m1-1 from its step INTS[m, t] to stops[m] (exclusive; T + 2 finishes
+    it). Serial and without the GIL: ``advance_each`` runs chunks of paths on a thread pool. (One
+    function, not a per-path one called in a loop: each compiled layer costs Numba another optimisation
+    of everything below it, about a second of cold start.)"""
+    d, T, G = x0.shape[0], ptab.shape[1], grid.shape[0]
     for m in range(m0, m1):
-        _path(m, stops[m], ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
-              x0, grid, W, OS, RNG, SUMS, INTS, records)
+        t1 = stops[m]
+        t, gi = INTS[m, _I_T], INTS[m, _I_GI]
+        if INTS[m, _I_DIV] > 0 or t > T + 1:
+            continue
+        # All per-path scratch is carved from one block, each array on its own 64-byte boundary. Small
+        # separate allocations landed at placements that made the vectorised noise loops ~2.8x slower
+        # on worker threads (measured: 1 vs 2 threads scaled 1.15x; carved: see benchmarks/RESULTS.md).
+        stride = (d + 7) // 8 * 8
+        S = OS.shape[1]
+        block = np.empty(8 + 9 * stride + (nwork + 7) // 8 * 8 + S)
+        o = (64 - block.ctypes.data % 64) % 64 // 8
+        w, o = _carve(block, o, d, stride)
+        grad, o = _carve(block, o, d, stride)
+        pgrad, o = _carve(block, o, d, stride)
+        g, o = _carve(block, o, d, stride)
+        u, o = _carve(block, o, d, stride)
+        if not (pmeta[5] or pmeta[2] > 0):
+            u = g  # no stage needs the raw gradient: stages work on g in place
+        mb, o = _carve(block, o, d, stride)
+        xi, o = _carve(block, o, d, stride)
+        # two strides between the noise output and its work buffer, as in the fused kernel this replaced
+        # (measured: with less room, e.g. 0 or 1 slot, the stable fill ran 2-3x slower)
+        ev, o = _carve(block, o, 5, 8)
+        pend, o = _carve(block, o, 4, 2 * stride - 8)
+        work, o = _carve(block, o, nwork, (nwork + 7) // 8 * 8)
+        st = block[o:o + S]
+        state = np.empty(8, dtype=np.uint64)[:4]
+        _copy(state, RNG[m])
+        _copy(w, W[m])
+        _copy(st, OS[m])
+        sums = SUMS[m]
+        cnt = np.zeros(2, dtype=np.int64)
+        cnt[0], cnt[1] = int(sums[_S_NCLIP]), int(sums[_S_NOPS])
+        ev[3] = 0.0
+        ev[4] = 0.0
+        while t < t1 and t <= T + 1:  # iterate w_t; the step is skipped at t = T + 1
+            _evaluate(ocode, ofp, X, y, haspop, w, x0, grad, pgrad, ev)
+            if not (math.isfinite(ev[0]) and math.isfinite(ev[1])):
+                INTS[m, _I_DIV] = t
+                break
+            _accumulate(t, T, ev, sums)
+            while gi < G and grid[gi] == t:
+                _record(records, m, gi, ev, f_star, sums[_S_GSQ], min(t, T), haspop)
+                gi += 1
+            if t == T + 1:
+                _finish(ev, grad, pgrad, sums)
+            else:
+                _update(t, pmeta, pcodes, ptab, ocode, ofp, X, y, ncode, nvec, nparams, state, w, grad, g, u, mb,
+                        xi, work, st, cnt, pend)
+            t += 1
+        INTS[m, _I_T], INTS[m, _I_GI] = t, gi
+        sums[_S_NCLIP], sums[_S_NOPS] = cnt[0], cnt[1]
+        _copy(RNG[m], state)
+        _copy(W[m], w)
+        _copy(OS[m], st)
 
 
 @njit(cache=True)
@@ -279,7 +282,7 @@ def _init_paths(root, seeds, x0, pcodes, ptab, W, OS, RNG, SUMS, INTS):
     d = x0.shape[0]
     for m in range(seeds.shape[0]):
         seed_state(root, np.uint64(seeds[m]), RNG[m])
-        W[m] = x0
+        _copy(W[m], x0)
         _st.init_state(pcodes, ptab, OS[m], d)
         SUMS[m] = 0.0
         SUMS[m, _S_MIN] = np.inf
@@ -491,7 +494,7 @@ class PathStates:
 # Kernels specialised to a configuration: compile only the noise sampler (and user pieces) it uses
 # ------------------------------------------------------------------------------------------------
 _SPECIALISED = {}
-_STEP_LOOP = ("_stoch_grad", "_evaluate", "_update", "_path", "_advance")  # callers first reach callees last
+_STEP_LOOP = ("_stoch_grad", "_evaluate", "_update", "_advance")  # callees before their callers
 
 
 def _kernel(problem):
