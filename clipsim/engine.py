@@ -67,7 +67,7 @@ RECORDS = ("grad_sq", "gap", "avg_grad_sq", "dist", "pop_grad_sq", "gen_gap")
 _POP_METRICS = METRICS[10:]
 _POP_RECORDS = RECORDS[4:]
 
-# Paths per chunk of work handed to a thread (advance_each). Dynamic chunks of a few paths instead of one
+# Fewest paths per chunk of work handed to a thread (advance_each). Dynamic chunks of a few paths, not one
 # static block per thread: on a shared machine a thread whose core is busy takes fewer chunks.
 _CHUNK = 8
 
@@ -597,8 +597,12 @@ def advance_each(problem, states, stops):
     if n_threads <= 1:
         kernel(np.int64(0), np.int64(M), *args)
         return
+    # at least _CHUNK paths and about 2**16 coordinate-steps (a few ms) per call, so that the GIL-holding
+    # call overhead (tens of µs) stays negligible; at most M / (4 threads) for balance
+    per_path = max(1, problem.n_steps * problem.objective.dim)
+    chunk = max(_CHUNK, min(-(-(1 << 16) // per_path), M // (4 * n_threads)))
     with _futures.ThreadPoolExecutor(n_threads) as pool:
-        for f in [pool.submit(kernel, np.int64(m), np.int64(min(m + _CHUNK, M)), *args) for m in range(0, M, _CHUNK)]:
+        for f in [pool.submit(kernel, np.int64(m), np.int64(min(m + chunk, M)), *args) for m in range(0, M, chunk)]:
             f.result()
 
 

@@ -92,8 +92,14 @@ def test_divergence_is_flagged_and_the_run_goes_on():
 def test_one_compiled_signature_whatever_the_input_types():
     for T, seeds, seed in ((10, 2, 0), (np.int32(12), np.int64(3), np.uint64(4)), (11.0, 2, 7)):
         simulate(QUAD, STABLE, P.clipped_sgd(0.1, 1.0), n_steps=T, n_seeds=seeds, seed=seed, record=3)
+    simulate(QUAD, N.stable(1.5, vector="radial"), P.clipped_sgd(np.float32(0.1), 1),
+             n_steps=np.int16(5), n_seeds=2)
     simulate(QUAD, None, P.sgd(np.float32(0.1)), n_steps=5, n_seeds=1, x0=[1, 2, 3, 4, 5, 6])
-    assert len(engine._advance.signatures) == 1
+    simulate(QUAD, None, P.sgd(0.1), n_steps=7, n_seeds=2, seed=np.uint32(3))
+    kernels = {name: k for (_, name, _), k in engine._SPECIALISED.items() if isinstance(name, str)}
+    assert kernels["any"] is engine._advance      # radial vectors: the generic kernel
+    for name in ("any", "stable_iid", "none"):    # one compiled signature per kernel, whatever the inputs
+        assert len(kernels[name].signatures) == 1, name
     assert len(engine._init_paths.signatures) == 1
 
 
