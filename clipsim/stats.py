@@ -31,6 +31,9 @@ from scipy import stats as _st
 
 from clipsim import _validate as V
 
+#: bootstrap replicates allowed in one call (as ``check`` and TOML allow): more would only burn memory/time
+N_BOOT_MAX = 10**6
+
 __all__ = [
     "ClipsimWarning",
     "PoorFitWarning",
@@ -704,7 +707,7 @@ def gpd_tail_quantile(values, delta, threshold_quantile=0.9, confidence=0.95, me
     tq = V.real("threshold_quantile", threshold_quantile, 0.0, 1.0, lo_open=True, hi_open=True)
     conf = _confidence(confidence)
     method = V.choice("method", method, ("profile", "bootstrap"))
-    n_boot = V.integer("n_boot", n_boot, 1)
+    n_boot = V.integer("n_boot", n_boot, 1, N_BOOT_MAX)
     min_exceed = V.integer("min_exceed", min_exceed, 1)
     m = int(math.floor(n * (1.0 - tq) + 1e-9))
     if m < 2 or m > n - 1:
@@ -837,7 +840,7 @@ def loglog_slope(x, samples, statistic="median", confidence=0.95, n_boot=1000, s
         raise ValueError(f"samples has {len(samples)} cells: must have one per x ({xs.size})")
     q, label = _statistic(statistic)
     conf = _confidence(confidence)
-    n_boot = V.integer("n_boot", n_boot, 1)
+    n_boot = V.integer("n_boot", n_boot, 1, N_BOOT_MAX)
     rng = _rng(seed)
     cells = [np.sort(_sample(f"samples[{j}]", s)) for j, s in enumerate(samples)]
     st = np.array([_order_stat_quantile(c, q) for c in cells])
@@ -949,7 +952,7 @@ def delta_growth(deltas, values, confidence=0.95, n_boot=400, seed=0, threshold_
         raise ValueError(f"deltas: min(deltas) = {ds.min():g} < 1/n = {1 / n:g}; "
                          "need n delta >= 1 for empirical quantiles")
     conf = _confidence(confidence)
-    n_boot = V.integer("n_boot", n_boot, 2)
+    n_boot = V.integer("n_boot", n_boot, 2, N_BOOT_MAX)
     rng = _rng(seed)
     xs = np.sort(x)
     qidx = np.array([max(math.ceil(n * (1 - d) - 1e-12), 1) - 1 for d in ds])
@@ -1048,7 +1051,7 @@ def mean_bounds(values, confidence=0.95, *, diverged=None, lower_support=0.0, n_
     """
     x = _sample("values", values, allow_nan=True)
     conf = _confidence(confidence)
-    n_boot = V.integer("n_boot", n_boot, 1)
+    n_boot = V.integer("n_boot", n_boot, 1, N_BOOT_MAX)
     bad = ~np.isfinite(x)
     if diverged is not None:
         bad = bad | _mask("diverged", diverged, x.size)
@@ -1273,7 +1276,7 @@ def shape_trend(members, var="x", confidence=0.95, n_boot=1000, seed=0):
     Approximate (bootstrap of order statistics), at two-sided ``confidence``.
     """
     conf = _confidence(confidence)
-    n_boot = V.integer("n_boot", n_boot, 10)
+    n_boot = V.integer("n_boot", n_boot, 10, N_BOOT_MAX)
     members = list(members)
     if len(members) < 3:
         raise ValueError(f"shape test: {len(members)} members are too few (need >= 3)")
