@@ -1,6 +1,7 @@
 """theory.parse at its edges (issue 14; written against the mutants mutmut left alive): numeric guards
 exactly at their limits, two-argument log, hidden constants shared across uses, user bounds' defaults."""
 import math
+import re
 
 import pytest
 import sympy as sp
@@ -83,3 +84,54 @@ def test_user_bound_keeps_every_field_it_is_given():
     q = sp.Symbol("q", positive=True)
     assert sp.simplify(b.schedule["eta"] - q * theory.symbols.T ** sp.Rational(-1, 2)) == 0
     assert b.valid_when[0] == sp.StrictLessThan(q, theory.symbols.T)  # the extra symbol on the left side too
+
+
+X = sp.Symbol("x", positive=True)
+Y = sp.Symbol("y", positive=True)
+R = sp.Symbol("r", real=True)
+
+
+@pytest.mark.parametrize("base, power, value", [
+    (0.0, 0.5, 0.0),      # 0**0.5: a zero base with a non-integer power is real (not refused like a < 0)
+    (0.25, 0.5, 0.5),     # a positive base below 1 with a non-integer power
+    (0.0, 0.0, 1.0),      # 0**0 = 1 (only a negative power of 0 is refused)
+    (0.0, 2.0, 0.0),      # a zero base never reaches log10
+    (10.0, 300.0, 1e300),  # |b log10 a| = 300 exactly: at the limit, allowed
+])
+def test_power_at_the_edges_of_its_guards(base, power, value):
+    assert evaluate_float(R ** Y, {"r": base, "y": power}) == value
+
+
+@pytest.mark.parametrize("base, power", [(10.0, 300.5), (1e10, 31.0)])  # b log10 a = 300.5, 310
+def test_power_past_1e300_is_refused_by_the_power_guard(base, power):
+    with pytest.raises(ValueError, match=rf"^{re.escape(repr(base))}\*\*{re.escape(repr(power))} exceeds 1e300$"):
+        evaluate_float(X ** Y, {"x": base, "y": power})
+
+
+def test_guard_messages_are_exact():
+    with pytest.raises(ValueError, match="^0 to a negative power$"):
+        evaluate_float(X ** -1, {"x": 0.0})
+    with pytest.raises(ValueError, match=r"^gamma\(0\.0\) is a pole$"):
+        evaluate_float(sp.gamma(R), {"r": 0.0})
+    with pytest.raises(ValueError, match=r"^gamma\(-3\.0\) is a pole$"):
+        evaluate_float(sp.gamma(R), {"r": -3.0})
+
+
+def test_gamma_edges():
+    assert evaluate_float(sp.gamma(R), {"r": 1.0}) == 1.0          # gamma(1) = 1: not a pole
+    assert evaluate_float(sp.gamma(R), {"r": -0.5}) == pytest.approx(-2 * math.sqrt(math.pi), rel=1e-14)
+    # math.gamma overflows (OverflowError) above x ~ 171.62: the guard must refuse first, as a ValueError
+    with pytest.raises(ValueError, match=r"^gamma\(171\.7\) exceeds 1e300$"):
+        evaluate_float(sp.gamma(R), {"r": 171.7})
+
+
+def test_relations_each_operator_and_extra_symbols_on_the_right():
+    b = theory.parse_bound("C * T**(-1/2)", name="r", quantity="avg_grad_sq", kind="expectation",
+                           extra_symbols=["q"], valid_when=["T > 1", "T <= q", "q >= 1", "alpha < 2"])
+    q = sp.Symbol("q", positive=True)
+    T = theory.symbols.T
+    assert list(b.valid_when) == [sp.StrictGreaterThan(T, 1), sp.LessThan(T, q), sp.GreaterThan(q, 1),
+                                  sp.StrictLessThan(theory.symbols.alpha, 2)]
+    for chained in ("1 < T > 0", "2 > T < 3", "1 <= T >= 0"):
+        with pytest.raises(ValueError, match="must be one 'a < b' style relation"):
+            theory.parse_bound("C * T", name="r", quantity="avg_grad_sq", kind="expectation", valid_when=[chained])

@@ -36,9 +36,9 @@ def sweep():
 
 
 @pytest.fixture(scope="module")
-def stored(sweep, tmp_path_factory):
+def stored(sweep, tmp_path_factory, simulate):
     path = tmp_path_factory.mktemp("unit") / "store"
-    assert run_sweep(sweep, Store(path), **QUIET) == (4, 0)
+    assert simulate(sweep, path) == (4, 0)
     return path
 
 
