@@ -135,3 +135,44 @@ def test_relations_each_operator_and_extra_symbols_on_the_right():
     for chained in ("1 < T > 0", "2 > T < 3", "1 <= T >= 0"):
         with pytest.raises(ValueError, match="must be one 'a < b' style relation"):
             theory.parse_bound("C * T", name="r", quantity="avg_grad_sq", kind="expectation", valid_when=[chained])
+
+
+@pytest.mark.parametrize("text, what, col", [
+    ("1 + T.x", "attribute access", 4), ("T[0]", "subscripts", 0), ("lambda: 1", "lambdas", 0),
+    ("[x for x in T]", "comprehensions", 0), ("{x for x in T}", "comprehensions", 0),
+    ("{x: 1 for x in T}", "comprehensions", 0), ("(x for x in T)", "comprehensions", 0),
+    ("T < 1", "comparisons", 0), ("T and 1", "boolean operators", 0),
+    ("1 if T else 2", "conditional expressions", 0), ("(x := 1)", "assignment expressions", 1),
+    ("f'{T}'", "strings", 0), ('"s"', "strings", 0), ("[1]", "lists", 0), ("(1, 2)", "tuples", 0),
+    ("{1: 2}", "dicts", 0), ("{1}", "sets", 0), ("log(*T)", "starred arguments", 4), ("await T", "await", 0),
+    ("(1)(2)", "Constant nodes", 1),  # a call of something that is not a name: the node type is named
+    ("T @ 2", "operator MatMult", 0), ("~T", "operator Invert", 0),
+])
+def test_each_rejected_construct_is_named_with_its_column(text, what, col):
+    """The column is Python's ast col_offset of the offending node (0-based)."""
+    with pytest.raises(ValueError, match=rf"^parse_bound: {re.escape(what)} not allowed \(col {col}\)$"):
+        parse_expr(text)
+
+
+def test_numeric_calls_of_every_function_name():
+    T = theory.symbols.T
+    assert parse_expr("sqrt(2) * T")[0] == sp.sqrt(2) * T
+    assert parse_expr("sqrt(10**250)")[0] == sp.Integer(10) ** 125   # the root is far below 1e300
+    assert parse_expr("Max(2, 3) * T")[0] == 3 * T and parse_expr("max(2, 3) * T")[0] == 3 * T
+    assert parse_expr("Min(2, 3) * T")[0] == 2 * T and parse_expr("min(2, 3) * T")[0] == 2 * T
+    assert parse_expr("Max(1e300, 1)")[0] == sp.Integer(10) ** 300  # exactly 1e300: allowed
+    with pytest.raises(ValueError, match=r"^parse_bound: sqrt\(\.\.\.\) refused: -4\.0\*\*0\.5 is not a real number$"):
+        parse_expr("sqrt(-4)")
+    with pytest.raises(ValueError, match=r"^parse_bound: log\(\.\.\.\) refused: log to base 1$"):
+        parse_expr("log(8, 1)")
+    # gamma(171) = 170! ~ 7.3e306: under the pole/overflow guard (x > 171) but over 1e300
+    big = repr(math.gamma(171.0))
+    with pytest.raises(ValueError, match=rf"^parse_bound: gamma\(\.\.\.\) refused: gamma\(\.\.\.\) = {re.escape(big)} exceeds 1e300$"):
+        parse_expr("gamma(171)")
+
+
+def test_named_delta_and_default_description():
+    eps = theory.symbols.CANONICAL["eps_ada"]  # a canonical symbol that is real, not positive
+    b = theory.parse_bound("C * T**(-1/2) * eps_ada", name="e", quantity="avg_grad_sq",
+                           kind="high_probability", delta="eps_ada")
+    assert b.delta is eps and b.description == ""
