@@ -176,3 +176,26 @@ def test_named_delta_and_default_description():
     b = theory.parse_bound("C * T**(-1/2) * eps_ada", name="e", quantity="avg_grad_sq",
                            kind="high_probability", delta="eps_ada")
     assert b.delta is eps and b.description == ""
+
+
+def test_nesting_depth_limit_is_exactly_60_levels():
+    # "-"*k + "T": the Expression node is level 0, the k minus signs levels 1..k, the name level k + 1
+    assert parse_expr("-" * 59 + "T")[0] == -theory.symbols.T   # the name at level 60: allowed
+    with pytest.raises(ValueError, match="^parse_bound: expression nested too deeply$"):
+        parse_expr("-" * 60 + "T")
+
+
+def test_unknown_name_message_lists_what_is_allowed():
+    allowed = ", ".join(sorted(theory.symbols.CANONICAL))
+    with pytest.raises(ValueError) as e:
+        parse_expr("sigam * T")
+    assert str(e.value) == (f"parse_bound: unknown name 'sigam'; use a canonical symbol ({allowed}), "
+                            "a hidden constant C or C_*, or declare it in extra_symbols")
+
+
+def test_numeric_value_over_1e300_is_named_by_its_first_40_characters():
+    head = "1" + "0" * 39  # 10**301 written out, cut at 40 characters
+    with pytest.raises(ValueError) as e:
+        parse_expr("10**299 * 10**2")
+    assert str(e.value) == (f"parse_bound: numeric value {head} refused: "
+                            f"{head} = 1e+301 is not a finite number of magnitude <= 1e300")
