@@ -2,10 +2,17 @@
 
 Each expectation is written out by hand from the spec (the grid value that must win, the Cartesian
 order, the value of an expression), so a grid value that no longer overrides the base spec, a swapped
-product order, a wrong operator precedence or a seed count that leaks into the stream seed fails here."""
+product order, a wrong operator precedence or a seed count that leaks into the stream seed fails here.
+
+[[check]] and [[figure]] tables and spec files: every range is tested on both sides of its edge (an open end rejected exactly at the end, an inclusive
+end accepted exactly at it), and every refusal is matched from its first character, so the message
+names the table (with its 1-based index), the field and the value. The ranges are the documented ones
+(docs/toml.md): delta and confidence in (0, 1), tolerance in [0, inf), n_boot in [1, 100000],
+rare_budget in [1, 1e15], statistic "median" or a level in (0, 1), rate a gridded path."""
 import copy
 import hashlib
 import json
+import re
 
 import pytest
 
@@ -155,3 +162,183 @@ def test_matches_where_tables():
     pick = [c.coords for c in sw.cells if S.matches(c, {"n_steps": [20], "noise.alpha": [1.2, 1.5]})]
     assert len(pick) == 2 and all(dict(p)["n_steps"] == 20 for p in pick)
     assert all(S.matches(c, None) for c in sw.cells)
+
+
+# ================================================================== [[check]] / [[figure]] tables
+
+TABLES_BASE = {"sweep": {"name": "tables", "n_steps": 50, "seeds": 8, "seed": 7},
+        "objective": {"name": "quadratic", "dim": 3},
+        "noise": {"family": "stable", "alpha": 1.5},
+        "optimizer": {"name": "clipped_sgd", "eta": 0.05, "clip": 1.0},
+        "grid": {"noise.alpha": [1.5, 1.9], "n_steps": [10, 20]}}
+BOUND = "li_liu_2023_clipped_sgd"
+GOOD_CHECK = {"bound": BOUND, "delta": 0.1}
+GOOD_FIGURE = {"kind": "rate", "x": "n_steps"}
+
+
+def with_tables(checks=(), figures=()):
+    s = copy.deepcopy(TABLES_BASE)
+    if checks:
+        s["check"] = [dict(c) for c in checks]
+    if figures:
+        s["figure"] = [dict(f) for f in figures]
+    return s
+
+
+def refused(spec, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message)) as e:
+        S.from_spec(spec)
+    assert "\n" not in str(e.value)
+    return str(e.value)
+
+
+# ------------------------------------------------------------------ [[check]]
+
+@pytest.mark.parametrize("key, value", [
+    ("delta", 1e-12), ("delta", 1 - 1e-12), ("delta", [0.5, 0.01]), ("confidence", 0.5),
+    ("tolerance", 0.0), ("tolerance", 1e300), ("n_boot", 1), ("n_boot", 100_000), ("growth", True),
+    ("growth", False), ("rare", "splitting"), ("rare", "is"), ("rare_budget", 1), ("rare_budget", 10**15),
+    ("rate", "n_steps"), ("rate", "noise.alpha"), ("statistic", "median"), ("statistic", 1e-9),
+    ("statistic", 1 - 1e-9), ("metric", "avg_grad_sq"), ("metric", ["avg_grad_sq", "final_grad_sq"]),
+    ("values", {"alpha": 1.4}), ("where", {"noise.alpha": 1.5}), ("where", {"alpha": [1.9]}),
+    ("calibrate", {"n_steps": 10}),
+])
+def test_check_values_at_the_inclusive_edges_are_kept(key, value):
+    sw = S.from_spec(with_tables([{**GOOD_CHECK, key: value}]))
+    assert sw.checks[0][key] == value
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("delta", 0.0, "[[check]] #2 delta = 0.0 is not allowed"),
+    ("delta", 1.0, "[[check]] #2 delta = 1.0 is not allowed"),
+    ("delta", [0.5, 1.0], "[[check]] #2 delta[1] = 1.0 is not allowed: must be a real number in (0.0, 1.0)"),
+    ("confidence", 0.0, "[[check]] #2 confidence = 0.0 is not allowed"),
+    ("confidence", 1.0, "[[check]] #2 confidence = 1.0 is not allowed"),
+    ("tolerance", -1e-12, "[[check]] #2 tolerance = -1e-12 is not allowed"),
+    ("tolerance", float("inf"), "[[check]] #2 tolerance = inf is not allowed"),
+    ("n_boot", 0, "[[check]] #2 n_boot = 0 is not allowed"),
+    ("n_boot", 100_001, "[[check]] #2 n_boot = 100001 is not allowed"),
+    ("growth", 1, "[[check]] #2 growth = 1 is not allowed"),
+    ("rare", "mc", "[[check]] #2 rare = 'mc' is not allowed"),
+    ("rare_budget", 0, "[[check]] #2 rare_budget = 0 is not allowed"),
+    ("rare_budget", 10**15 + 1, "[[check]] #2 rare_budget = 1000000000000001 is not allowed"),
+    ("rate", "seeds", "[[check]] #2 rate = 'seeds' is not allowed: must be a gridded path (noise.alpha, n_steps)"),
+    ("rate", 5, "[[check]] #2 rate = 5 is not allowed"),
+    ("statistic", 0.0, "[[check]] #2 statistic = 0.0 is not allowed"),
+    ("statistic", 1.0, "[[check]] #2 statistic = 1.0 is not allowed"),
+    ("statistic", "mean", "[[check]] #2 statistic = 'mean' is not allowed"),
+    ("metric", [], "[[check]] #2 metric = [] is not allowed: must be a metric name or a list of names"),
+    ("metric", "", "[[check]] #2 metric = '' is not allowed: must be a metric name or a list of names"),
+    ("metric", ["avg_grad_sq", 3], "[[check]] #2 metric = ['avg_grad_sq', 3] is not allowed"),
+    ("values", 1.4, "[[check]] #2 values = 1.4 is not allowed"),
+    ("where", {"noise.alpha": 3.0}, "[[check]] #2 where = {'noise.alpha': 3.0} matches no cell of the sweep"),
+    ("where", {"bogus": 1}, "[[check]] #2 where: key 'bogus' is not a grid path or variable; known: "),
+    ("calibrate", {"n_steps": 30}, "[[check]] #2 calibrate = {'n_steps': 30} matches no cell of the sweep"),
+    ("colour", 1, "[[check]] #2: unknown key 'colour': valid keys are bound, metric, delta"),
+])
+def test_check_values_past_an_edge_are_refused_naming_table_field_and_value(key, value, message):
+    # the bad table is the second one: its index in the message is 1-based
+    refused(with_tables([GOOD_CHECK, {**GOOD_CHECK, key: value}]), message)
+
+
+def test_check_without_a_bound_or_with_an_unknown_bound():
+    refused(with_tables([{"delta": 0.1}]), "[[check]] #1: missing key 'bound'")
+    refused(with_tables([{"bound": "no_such_bound"}]),
+            "[[check]] #1 bound = 'no_such_bound' is not allowed: unknown bound 'no_such_bound'")
+
+
+def test_rate_of_a_sweep_without_grid_says_so():
+    s = with_tables([{**GOOD_CHECK, "rate": "n_steps"}])
+    del s["grid"]
+    refused(s, "[[check]] #1 rate = 'n_steps' is not allowed: must be a gridded path (the sweep has no [grid])")
+
+
+def test_tables_must_be_arrays_of_tables():
+    s = copy.deepcopy(TABLES_BASE)
+    s["check"] = GOOD_CHECK
+    refused(s, f"check = {GOOD_CHECK!r} is not allowed: must be [[check]] tables")
+    s = copy.deepcopy(TABLES_BASE)
+    s["figure"] = [GOOD_FIGURE, 3]
+    refused(s, "figure = ")
+
+
+# ------------------------------------------------------------------ [[figure]]
+
+@pytest.mark.parametrize("key, value", [
+    ("title", ""), ("title", "mine"), ("name", "fig_1.a"), ("deltas", [1e-9, 1 - 1e-9]),
+    ("group", "noise.alpha"), ("group", "alpha"), ("group", ["noise.alpha", "n_steps"]),
+    ("statistic", 0.9), ("bound", BOUND), ("where", {"n_steps": 20}),
+])
+def test_figure_values_at_the_edges_are_kept(key, value):
+    sw = S.from_spec(with_tables(figures=[{**GOOD_FIGURE, key: value}]))
+    assert sw.figures[0][key] == value
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("kind", "bar", "[[figure]] #2 kind = 'bar' is not allowed: must be one of 'rate', 'quantile_delta'"),
+    ("x", "", "[[figure]] #2 x = '' is not allowed: must be a non-empty string"),
+    ("x", 5, "[[figure]] #2 x = 5 is not allowed"),
+    ("title", 5, "[[figure]] #2 title = 5 is not allowed"),
+    ("name", "../up", "[[figure]] #2 name = '../up' is not allowed"),
+    ("deltas", 0.5, "[[figure]] #2 deltas = 0.5 is not allowed"),
+    ("deltas", [0.5, 1.0], "[[figure]] #2 deltas[1] = 1.0 is not allowed: must be a real number in (0.0, 1.0)"),
+    ("deltas", [0.0], "[[figure]] #2 deltas[0] = 0.0 is not allowed"),
+    ("group", "bogus", "[[figure]] #2 group = 'bogus' is not allowed: each must be a grid path or variable; "
+                       "known: "),
+    ("group", ["noise.alpha", 5], "[[figure]] #2 group = ['noise.alpha', 5] is not allowed"),
+    ("statistic", 1.0, "[[figure]] #2 statistic = 1.0 is not allowed"),
+    ("metric", [], "[[figure]] #2 metric = [] is not allowed"),
+    ("where", {"n_steps": 30}, "[[figure]] #2 where = {'n_steps': 30} matches no cell of the sweep"),
+    ("series", 1, None),  # a known key: kept (validated where it is drawn)
+    ("colour", 1, "[[figure]] #2: unknown key 'colour': valid keys are kind, x, group"),
+])
+def test_figure_values_past_an_edge_are_refused(key, value, message):
+    spec = with_tables(figures=[GOOD_FIGURE, {**GOOD_FIGURE, key: value}])
+    if message is None:
+        assert S.from_spec(spec).figures[1][key] == value
+    else:
+        refused(spec, message)
+
+
+def test_figure_without_kind_is_refused():
+    refused(with_tables(figures=[{"x": "n_steps"}]), "[[figure]] #1 kind = None is not allowed: must be one of")
+
+
+def test_group_known_variables_include_every_cells_variables():
+    # "T" and "d" are variables of every cell (set from n_steps and the objective's dim)
+    known = refused(with_tables(figures=[{**GOOD_FIGURE, "group": "nope"}]), "[[figure]] #1 group")
+    names = known.split("known: ")[1].split(", ")
+    assert names == sorted(names) and {"T", "d", "alpha", "n_steps", "noise.alpha"} <= set(names)
+
+
+def test_check_figure_for_plot_figure():
+    cells = S.from_spec(TABLES_BASE).cells
+    S.check_figure({"kind": "rate", "group": "noise.alpha"}, "ok_name", cells)
+    with pytest.raises(ValueError, match=r"^figure name = 'a/b' is not allowed"):
+        S.check_figure({"kind": "rate"}, "a/b", cells)
+    with pytest.raises(ValueError, match=r"^\[\[figure\]\] mine group = 'bogus' is not allowed"):
+        S.check_figure({"kind": "rate", "group": "bogus"}, "mine", cells)
+    with pytest.raises(ValueError, match=r"^\[\[figure\]\] mine where = \{'n_steps': 30\} matches no cell"):
+        S.check_figure({"kind": "rate", "where": {"n_steps": 30}}, "mine", cells)
+
+
+# ------------------------------------------------------------------ spec files
+
+def test_load_names_a_missing_file_and_bad_toml(tmp_path):
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ValueError, match=rf"^spec = {re.escape(repr(str(missing)))} is not allowed: no such file$"):
+        S.load(missing)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[sweep\n")
+    with pytest.raises(ValueError, match=rf"^spec {re.escape(str(bad))}: not valid TOML: "):
+        S.load(bad)
+
+
+def test_load_names_an_unnamed_sweep_after_its_file(tmp_path, spec_toml):
+    s = copy.deepcopy(TABLES_BASE)
+    del s["sweep"]["name"]
+    for file, name in (("my sweep!.toml", "my_sweep_"), (".hidden.toml", "hidden"), ("a.b-c.toml", "a.b-c")):
+        (tmp_path / file).write_text(spec_toml(s))
+        sw = S.load(tmp_path / file)
+        assert sw.name == name and all(c.sweep == name for c in sw.cells)
+    assert S.from_spec(s).name == "sweep"  # no file, no name
