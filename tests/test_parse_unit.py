@@ -199,3 +199,66 @@ def test_numeric_value_over_1e300_is_named_by_its_first_40_characters():
         parse_expr("10**299 * 10**2")
     assert str(e.value) == (f"parse_bound: numeric value {head} refused: "
                             f"{head} = 1e+301 is not a finite number of magnitude <= 1e300")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1**1001", "parse_bound: numeric power too large"),      # |exponent| > 1000, whatever the base
+    ("2**1000", "parse_bound: numeric power too large"),      # 1000 log10(2) = 301 > 300
+    ("100**151", "parse_bound: numeric power too large"),     # 151 log10(100) = 302
+    ("10**300.5", "parse_bound: numeric power too large"),    # 300.5
+    ("1000000000000000000000000000001", "parse_bound: integer literal too large"),  # 10**30 + 1
+    ("1e999", "parse_bound: non-finite literal"), ("-1e999", "parse_bound: non-finite literal"),
+    ("T ^ 2", "parse_bound: '^' is not allowed; write powers as '**'"),
+    ("log(T, base=2)", "parse_bound: keyword arguments not allowed"),
+    ("Max()", "parse_bound: Max takes at least 1 argument(s), got 0"),
+    ("exp(1, 2)", "parse_bound: exp takes (1,) argument(s), got 2"),
+    ("True", "parse_bound: constant bool True not allowed (col 0)"),
+    ("T * None", "parse_bound: constant NoneType None not allowed (col 4)"),
+    ("T" + " " * 2000, "parse_bound: text longer than 2000 characters"),
+])
+def test_refusals_at_the_numeric_and_syntax_guards_are_exact(text, message):
+    with pytest.raises(ValueError) as e:
+        parse_expr(text)
+    assert str(e.value) == message
+
+
+def test_unknown_function_lists_the_allowed_ones():
+    allowed = ", ".join(sorted(theory.parse.FUNCTIONS))
+    with pytest.raises(ValueError) as e:
+        parse_expr("foo(T)")
+    assert str(e.value) == f"parse_bound: function 'foo' not allowed; allowed: {allowed}"
+
+
+def test_numeric_values_just_inside_the_guards_are_kept():
+    T = theory.symbols.T
+    assert parse_expr("1**1000 * T")[0] == T                          # exponent exactly 1000
+    assert parse_expr("2**10 * T")[0] == 1024 * T                       # base > 1, small power
+    assert parse_expr("10**131 * T")[0] == sp.Integer(10) ** 131 * T   # 131 log10(10) <= 300 (not ln)
+    assert parse_expr("1000000000000000000000000000000")[0] == sp.Integer(10) ** 30  # literal 10**30
+    assert parse_expr("T" + " " * 1999)[0] == T                         # exactly 2000 characters
+
+
+def test_text_must_be_a_string():
+    with pytest.raises(ValueError) as e:
+        parse_expr(5)
+    assert str(e.value) == "parse_bound: text must be a string, got int"
+
+
+def test_extra_symbols_canonical_uppercase_and_several():
+    q, Q = sp.Symbol("q", positive=True), sp.Symbol("Q", positive=True)
+    expr, _ = parse_expr("gamma * q * Q * T", extra_symbols=["gamma", "q", "Q"])
+    assert expr == theory.symbols.gamma * q * Q * theory.symbols.T   # gamma: the canonical symbol
+
+
+def test_evaluate_float_symbol_values_and_rational_size_limit():
+    T = theory.symbols.T
+    for bad in (None, True, "3"):
+        with pytest.raises(ValueError) as e:
+            evaluate_float(T, {"T": bad} if bad is not None else {})
+        assert str(e.value) == f"T = {bad!r} is not a number"
+    assert evaluate_float(sp.Float(2.5), {}) == 2.5
+    # a rational of 1000 bits is evaluated (2**-999 is a tiny finite float); 1001 bits are refused
+    assert evaluate_float(sp.Rational(1, 2 ** 999), {}) == 2.0 ** -999
+    with pytest.raises(ValueError) as e:
+        evaluate_float(sp.Rational(1, 2 ** 1000), {})
+    assert str(e.value) == "a number exceeds 1e300"
