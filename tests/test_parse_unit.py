@@ -262,3 +262,23 @@ def test_evaluate_float_symbol_values_and_rational_size_limit():
     with pytest.raises(ValueError) as e:
         evaluate_float(sp.Rational(1, 2 ** 1000), {})
     assert str(e.value) == "a number exceeds 1e300"
+
+
+def test_evaluate_float_walks_every_node_kind_exactly():
+    x, y, z = sp.symbols("x y z", positive=True)
+    assert evaluate_float(x + y + z, {"x": 1e16, "y": 1.0, "z": -1e16}) == 1.0     # an exact (fsum) sum
+    assert evaluate_float(x ** y, {"x": 2.0, "y": 3.0}) == 8.0                      # base, then exponent
+    assert evaluate_float(sp.pi * x, {"x": 2.0}) == 2 * math.pi
+    assert evaluate_float(sp.E * x, {"x": 1.0}) == math.e
+    assert evaluate_float(sp.Max(x, y, z), {"x": 1.0, "y": 3.0, "z": 2.0}) == 3.0
+    assert evaluate_float(sp.Min(x, y, z), {"x": 2.0, "y": 3.0, "z": 1.5}) == 1.5
+    assert evaluate_float(x * y * z, {"x": 1e200, "y": 1e100, "z": 1.0}) == 1e300   # exactly 1e300: allowed
+    with pytest.raises(ValueError) as e:
+        evaluate_float(x * y * z, {"x": 1e200, "y": 1e101, "z": 1e-300})  # 1e301 part-way, 10 at the end
+    assert str(e.value) == "a product exceeds 1e300"
+    with pytest.raises(ValueError) as e:
+        evaluate_float(x + y, {"x": 1e300, "y": 1e300})
+    assert str(e.value) == "x + y = 2e+300 is not a finite number of magnitude <= 1e300"
+    with pytest.raises(ValueError) as e:
+        evaluate_float(sp.sin(x), {"x": 1.0})
+    assert str(e.value) == "sin cannot be evaluated"
