@@ -282,3 +282,8 @@ def test_evaluate_float_walks_every_node_kind_exactly():
     with pytest.raises(ValueError) as e:
         evaluate_float(sp.sin(x), {"x": 1.0})
     assert str(e.value) == "sin cannot be evaluated"
+
+
+def test_evaluate_float_accepts_plain_python_input():
+    assert evaluate_float("x * 2", {"x": 1.5}) == 3.0   # text is sympified first
+    assert evaluate_float(2.5, {}) == 2.5
