@@ -3,15 +3,19 @@
 # mutmut (configured in pyproject.toml [tool.mutmut]) mutates the modules one at a time, niced, and runs the
 # fast test selection there against each mutant (only the tests that reach the mutated function).
 # The table at the end counts mutmut's verdicts per module from `mutmut results --all true`:
-#   killed / timeout (counted as killed, as mutmut does) / suspicious (the tests ran far longer than without
-#   the mutant and were stopped; not counted as killed) / survived / no tests (no selected test reaches it).
+#   killed / timeout (counted as killed, as mutmut does) / suspicious (the test run ended abnormally, e.g. by
+#   a signal; not counted as killed) / survived / no tests (no selected test reaches it).
 # MODULES="clipsim.sweep theory.parse" restricts the run; JOBS sets the parallel children (default 1: the
-# machine is shared). SURVIVORS=1 reruns only the mutants that survived the last run (after adding tests).
+# machine is shared). SURVIVORS=1 reruns only the mutants that survived the last run, or were suspicious (after adding tests).
 set -uo pipefail
 PY=${PY:-.venv/bin/python}
 MUTMUT="$(dirname "$PY")/mutmut"
 MODULES=${MODULES:-"theory.parse clipsim.sweep clipsim.store clipsim.check clipsim.decisions clipsim.stats"}
 mkdir -p mutants
+# mutmut forks each mutant's test run from a process that has already run simulations: Numba's default
+# threading layer here (GNU OpenMP) terminates a forked child that uses it again, which mutmut reports as
+# "suspicious". The workqueue layer is fork-safe; results are bitwise the same whatever the layer.
+export NUMBA_THREADING_LAYER=workqueue
 for m in $MODULES; do
     log="mutants/$m.log"
     echo "load before $m: $(cut -d' ' -f1-3 /proc/loadavg)" >> mutants/load.log
@@ -32,6 +36,6 @@ for m in $MODULES; do
     survived=$(count survived); untested=$(count "no tests"); total=$(printf '%s\n' "$mine" | grep -c .)
     score=$(awk -v k=$((killed + timeout)) -v t="$total" 'BEGIN { printf "%.1f%%", t ? 100 * k / t : 0 }')
     printf '%-20s %7d %7d %7d %10d %8d %7d %7s\n' "$m" "$total" "$killed" "$timeout" "$slow" "$survived" "$untested" "$score"
-    printf '%s\n' "$mine" | grep ': survived$\|: no tests$' | cut -d: -f1 > "mutants/$m.survivors"
+    printf '%s\n' "$mine" | grep ': survived$\|: no tests$\|: suspicious$' | cut -d: -f1 > "mutants/$m.survivors"
 done
 echo "survivors: mutants/<module>.survivors; show one with: $MUTMUT show NAME"
