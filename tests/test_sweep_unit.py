@@ -342,3 +342,48 @@ def test_load_names_an_unnamed_sweep_after_its_file(tmp_path, spec_toml):
         sw = S.load(tmp_path / file)
         assert sw.name == name and all(c.sweep == name for c in sw.cells)
     assert S.from_spec(s).name == "sweep"  # no file, no name
+
+
+# ------------------------------------------------------------------ expressions' messages, keys by variable
+
+def test_expression_refusals_name_where_what_and_the_known_values():
+    with pytest.raises(ValueError) as e:
+        S.evaluate_expr("T * d", {})
+    assert str(e.value) == "expr: expr 'T * d' uses T, d with no value; known: none"
+    with pytest.raises(ValueError) as e:
+        S.evaluate_expr("T * c_eta", {"c_eta": 1.0, "b": 2.0}, "[optimizer] eta")
+    assert str(e.value) == "[optimizer] eta: expr 'T * c_eta' uses T with no value; known: b, c_eta"
+    with pytest.raises(ValueError, match=r"^\[x\]: parse_bound: unknown name 'q'"):
+        S.evaluate_expr("q * 2", {}, "[x]")
+
+
+def test_a_dotted_key_is_known_by_its_last_component():
+    """``where``/``group`` may name a parameter that is not gridded by its dotted path (here noise.alpha,
+    a noise parameter of every cell: the variable alpha)."""
+    s = with_tables(checks=[{**GOOD_CHECK, "where": {"noise.alpha": 1.5}}],
+                    figures=[{**GOOD_FIGURE, "group": "noise.alpha"}])
+    s["grid"] = {"n_steps": [10, 20]}
+    sw = S.from_spec(s)
+    assert sw.checks[0]["where"] == {"noise.alpha": 1.5} and sw.figures[0]["group"] == "noise.alpha"
+    assert all(S.matches(c, {"noise.alpha": 1.5}) for c in sw.cells)
+
+
+def test_unknown_where_key_lists_every_grid_path_and_variable():
+    # TABLES_BASE grids noise.alpha and n_steps; every cell also knows T and d (n_steps and the dim)
+    refused(with_tables([GOOD_CHECK, {**GOOD_CHECK, "where": {"bogus": 1}}]),
+            "[[check]] #2 where: key 'bogus' is not a grid path or variable; known: T, alpha, d, n_steps, noise.alpha")
+
+
+def test_user_module_is_loaded_only_with_allow_code_and_keys_the_cells(tmp_path, spec_toml):
+    mod = tmp_path / "mine.py"
+    mod.write_text("X = 1\n")
+    s = copy.deepcopy(TABLES_BASE)
+    s["sweep"]["module"] = "mine.py"
+    (tmp_path / "s.toml").write_text(spec_toml(s))
+    with pytest.raises(ValueError, match=r"^module = '.*mine\.py' is not allowed without allow_code = true"):
+        S.load(tmp_path / "s.toml")
+    s["sweep"]["allow_code"] = True
+    (tmp_path / "s.toml").write_text(spec_toml(s))
+    want = {"path": "mine.py", "sha256": hashlib.sha256(b"X = 1\n").hexdigest()}
+    cells = S.load(tmp_path / "s.toml").cells
+    assert cells and all(c.config["user_module"] == want for c in cells)
