@@ -387,3 +387,105 @@ def test_user_module_is_loaded_only_with_allow_code_and_keys_the_cells(tmp_path,
     want = {"path": "mine.py", "sha256": hashlib.sha256(b"X = 1\n").hexdigest()}
     cells = S.load(tmp_path / "s.toml").cells
     assert cells and all(c.config["user_module"] == want for c in cells)
+
+
+# ------------------------------------------------------------------ [sweep], [grid], [vars]: every refusal exact
+
+def _sweep_with(**sweep):
+    return spec(sweep=sweep)
+
+
+def _grid(grid):
+    return spec(grid=grid)
+
+
+RANGE_1_1E9 = "must be an integer in [1, 1000000000]"
+RECORD_RULE = "must be a number of grid points or a non-empty list of integer steps"
+
+
+@pytest.mark.parametrize("bad, message", [
+    (5, "spec = 5 is not allowed: must be a table"),
+    ({k: v for k, v in BASE.items() if k != "noise"}, "spec: missing table [noise]"),
+    (_sweep_with(colour=1), "[sweep]: unknown key 'colour': valid keys are name, description, n_steps"),
+    (_sweep_with(streams="shared"), "[sweep] streams = 'shared' is not allowed: must be one of 'independent', 'common'"),
+    (_sweep_with(name="a/b"), "[sweep] name = 'a/b' is not allowed: must be a file name"),
+    (_sweep_with(description=5), "[sweep] description = 5 is not allowed"),
+    (_sweep_with(record=[]), f"[sweep] record = [] is not allowed: {RECORD_RULE}"),
+    (_sweep_with(record=[1, True]), f"[sweep] record = [1, True] is not allowed: {RECORD_RULE}"),
+    (_sweep_with(record=True), f"[sweep] record = True is not allowed: {RECORD_RULE}"),
+    (_sweep_with(n_steps=0), f"n_steps = 0 is not allowed: {RANGE_1_1E9}"),
+    (_sweep_with(n_steps=10**9 + 1), f"n_steps = 1000000001 is not allowed: {RANGE_1_1E9}"),
+    (_sweep_with(seeds=0), f"seeds = 0 is not allowed: {RANGE_1_1E9}"),
+    (_sweep_with(seeds=10**9 + 1), f"seeds = 1000000001 is not allowed: {RANGE_1_1E9}"),
+    (_sweep_with(seed=-1), "seed = -1 is not allowed: must be an integer in [0, 9223372036854775807]"),
+    (_sweep_with(seed=2**63), "seed = 9223372036854775808 is not allowed: must be an integer in [0, 9223372036854775807]"),
+    (_sweep_with(x0=1.0), "[sweep] x0 = 1.0 is not allowed: must be a non-empty list of numbers"),
+    (_grid([1]), "[grid] = [1] is not allowed: must be a table of dotted paths"),
+    (_grid({"x": [1]}), "[grid] key 'x' is not allowed: must be n_steps, seeds, seed or a path under objective., "
+                        "noise. or optimizer."),
+    (_grid({"objective": [1.5, 2.0]}), "[grid] objective is not allowed to hold 1.5: must be a list of whole [objective] tables"),
+    (_grid({"noise": [1.5, 2.0]}), "[grid] noise is not allowed to hold 1.5: must be a list of whole [noise] tables"),
+    (_grid({"optimizer": [1.5, 2.0]}), "[grid] optimizer is not allowed to hold 1.5: must be a list of whole [optimizer] tables"),
+    (_grid({"noise.alpha": [1.5] * 400, "optimizer.eta": [0.1] * 400}),
+     "[grid] expands to 160,000 cells (400 x 400): at most 100,000 are allowed; split the sweep into several specs "
+     "or grid fewer values"),
+    (_grid({"optimizer.clip": [{"kind": "constant", "c": 1.0}]}),
+     "[grid] optimizer.clip: tables may replace only a whole [objective], [noise] or [optimizer]"),
+    (_grid({"n_steps": [{"a": 1}]}), "[grid] n_steps: tables may replace only a whole [objective], [noise] or [optimizer]"),
+    (_grid({"noise.alpha.x": [1]}), "grid path 'noise.alpha.x': 'alpha' is not a table"),
+    (spec(vars=5), "[vars] = 5 is not allowed: must be a table (dict)"),
+    (spec(vars={"é": 1.0}), "[vars] 'é' is not allowed: must be a plain identifier (letters, digits, _)"),
+    (spec(falsify={"colour": 1}), "[falsify]: unknown key 'colour'"),
+])
+def test_spec_refusals_name_the_field_and_value(bad, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        S.from_spec(bad)
+
+
+def test_missing_n_steps_is_named():
+    s = spec()
+    del s["sweep"]["n_steps"]
+    with pytest.raises(ValueError, match=r"^\[sweep\] n_steps is missing: give it in \[sweep\] or in \[grid\]$"):
+        S.from_spec(s)
+
+
+def test_sweep_values_at_their_inclusive_edges_and_defaults():
+    c = S.from_spec(_sweep_with(n_steps=1, seeds=1, seed=2**63 - 1, record=3, x0=[1.0, 2.0, 3.0],
+                                description="")).cells[0].config
+    assert (c["n_steps"], c["n_seeds"], c["root_seed"], c["record"], c["x0"]) == (1, 1, 2**63 - 1, 3, [1.0, 2.0, 3.0])
+    assert c["streams"] == "independent"
+    s = spec()
+    del s["sweep"]["seeds"], s["sweep"]["seed"]
+    sw = S.from_spec(s)
+    assert sw.description == "" and (sw.cells[0].config["n_seeds"], sw.cells[0].config["root_seed"]) == (100, 0)
+    assert S.from_spec(_sweep_with(description="about")).description == "about"
+    assert S.from_spec(_sweep_with(record=[10, 20])).cells[0].config["record"] == [10, 20]
+
+
+def test_nested_grid_paths_and_table_axes():
+    s = spec(grid={"optimizer": [{"name": "clipped_sgd", "eta": 0.05, "clip": {"kind": "constant", "c": 1.0}},
+                                 {"name": "clipped_sgd", "eta": 0.1, "clip": {"kind": "constant", "c": 1.0},
+                                  "label": "fast"}],
+                   "optimizer.clip.c": [0.5, 2.0], "n_steps": [10, 20]})
+    before = copy.deepcopy(s)
+    sw = S.from_spec(s)
+    assert s == before  # the spec is not changed by expansion (each cell works on a deep copy)
+    got = [(c.coords, c.config["optimizer"]["clip"]["c"], c.config["n_steps"]) for c in sw.cells]
+    assert got == [((("optimizer", o), ("optimizer.clip.c", v), ("n_steps", n)), v, n)
+                   for o in ("clipped_sgd", "fast") for v in (0.5, 2.0) for n in (10, 20)]
+    # a table with neither label nor name is shown by its grid path
+    noise = S.from_spec(spec(grid={"noise": [{"family": "stable", "alpha": 1.5}]})).cells[0]
+    assert noise.coords == (("noise", "noise"),)
+
+
+def test_d_is_the_objectives_dimension_in_expressions():
+    s = spec(objective={"name": "quadratic", "dim": 4})
+    s["optimizer"]["eta"] = {"expr": "0.1 / d"}
+    assert S.from_spec(s).cells[0].config["optimizer"]["eta"] == {"kind": "constant", "c": 0.025}
+
+
+def test_user_module_of_a_spec_without_a_file(tmp_path):
+    mod = tmp_path / "pieces.py"
+    mod.write_text("Y = 2\n")
+    sw = S.from_spec(_sweep_with(module=str(mod), allow_code=True))
+    assert sw.cells[0].config["user_module"]["sha256"] == hashlib.sha256(b"Y = 2\n").hexdigest()
