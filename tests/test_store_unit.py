@@ -2,8 +2,15 @@
 module: put/load/table round trips, write order (the index row only after the durable cell file),
 resume counts after a killed run, the calibration split (the constant is fitted on the calibration
 cells only) and rate grouping (one slope per group, never pooled)."""
+import contextlib
+import csv
 import dataclasses
 import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -269,3 +276,137 @@ def test_failure_prob_batches_never_reuse_seeds(sweep, monkeypatch, capsys):
     assert [(s, n) for s, n, _ in batches] == [(0, 16), (16, 16), (32, 16), (48, 16)]  # contiguous, disjoint
     assert {root for _, _, root in batches} == {sweep.cells[1].config["seed"]}  # the cell's own stream
     assert decision == "inconclusive" and "0/64" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ verify, repair, export, frames
+
+@pytest.fixture
+def copied(stored, tmp_path):
+    """A private copy of the simulated store (these tests damage it)."""
+    path = tmp_path / "copy"
+    shutil.copytree(stored, path)
+    return path
+
+
+def _verify_line(path, ok, damaged=0, unindexed=0, temporaries=0):
+    return (f"store {path}: {ok} cells ok, {damaged} damaged, {unindexed} valid but unindexed, "
+            f"{temporaries} stale temporaries")
+
+
+def test_verify_of_an_intact_store(copied, sweep, capsys):
+    st = Store(copied, create=False)
+    keys = sorted(c.key for c in sweep.cells)
+    assert st.verify() == {"index": None, "ok": keys, "damaged": [], "unindexed": [], "temporaries": []}
+    assert st.verify_cli() == 0
+    assert capsys.readouterr().out == _verify_line(copied, 4) + "\n"
+
+
+def test_missing_cell_file_is_reported_then_dropped(copied, sweep, capsys):
+    key = sweep.cells[1].key
+    os.remove(copied / "cells" / f"{key}.npz")
+    st = Store(copied, create=False)
+    assert st.status(key).startswith(f"cell {key} in store {copied} is damaged: its file is missing;")
+    assert st.verify()["damaged"] == [(key, "its file is missing")]
+    assert st.verify_cli() == 1
+    assert capsys.readouterr().out.splitlines() == [
+        _verify_line(copied, 3, damaged=1), f"  damaged {key}: its file is missing",
+        "run `clipsim store verify --repair` to repair"]
+    assert st.verify_cli(repair=True) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "repaired: damaged cells dropped (`clipsim run` recomputes them)"
+    assert key not in st.keys() and len(st.keys()) == 3
+    assert st.verify()["damaged"] == [] and st.status(key) == "missing"
+
+
+def test_a_file_without_its_index_row_is_reindexed(copied, sweep, capsys):
+    key = sweep.cells[2].key
+    with sqlite3.connect(copied / "index.sqlite") as con:
+        con.execute("DELETE FROM cells WHERE key = ?", (key,))
+    st = Store(copied, create=False)
+    assert key not in st.keys()
+    report = st.verify()
+    assert report["unindexed"] == [key] and report["ok"] == sorted(c.key for c in sweep.cells)
+    assert st.verify_cli(repair=True) == 0
+    assert capsys.readouterr().out.splitlines() == [_verify_line(copied, 4, unindexed=1),
+                                                      "repaired: unindexed cells indexed"]
+    assert key in st.keys() and st.verify()["unindexed"] == []
+
+
+def test_a_damaged_index_is_rebuilt_from_the_cell_files(copied, sweep, capsys):
+    (copied / "index.sqlite").write_bytes(b"not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(copied / f"index.sqlite{suffix}")
+    st = Store(copied, create=False)
+    assert st.index_damage is not None
+    with pytest.raises(ValueError, match=r"index\.sqlite is damaged .*`clipsim store verify --repair` rebuilds it"):
+        st.keys()
+    assert st.verify_cli(repair=True) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(_verify_line(copied, 4) + "; index damaged (")
+    assert out[1] == "repaired: index rebuilt from the cell files"
+    assert st.index_damage is None and st.keys() == sorted(c.key for c in sweep.cells)
+    assert list(copied.glob("index.sqlite.damaged-*"))  # the damaged index is kept aside
+
+
+def test_stale_temporaries_are_removed_live_ones_kept(copied):
+    cells = copied / "cells"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (cells / f"a.npz.tmp-{dead.pid}").write_bytes(b"x")        # its writer has exited
+    (cells / "b.npz.tmp-x1").write_bytes(b"x")                  # not a pid
+    live = cells / f"c.npz.tmp-{os.getpid()}"
+    live.write_bytes(b"x")                                      # this process: alive, fresh
+    old = cells / f"d.npz.tmp-{os.getpid()}"
+    old.write_bytes(b"x")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))    # alive but older than an hour
+    st = Store(copied, create=False)
+    assert sorted(os.path.basename(p) for p in st.verify()["temporaries"]) == sorted(
+        [f"a.npz.tmp-{dead.pid}", "b.npz.tmp-x1", live.name, old.name])
+    removed = st.clean_temporaries()
+    assert sorted(os.path.basename(p) for p in removed) == sorted([f"a.npz.tmp-{dead.pid}", "b.npz.tmp-x1", old.name])
+    assert live.exists()
+    assert [os.path.basename(p) for p in st.clean_temporaries(older_than=-1.0)] == [live.name]
+
+
+def test_pid_alive():
+    assert store_mod._pid_alive(os.getpid())
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    assert not store_mod._pid_alive(dead.pid)
+    assert store_mod._pid_alive(2**70)  # cannot tell (OverflowError): treated as alive, never deleted early
+
+
+def test_arrays_are_the_data_without_the_header(stored, sweep):
+    st = Store(stored, create=False)
+    key = sweep.cells[0].key
+    arrays = st.arrays(key)
+    assert not any(k.startswith("cell/") for k in arrays)
+    res = st.load(key)
+    assert set(arrays) == ({f"metric/{k}" for k in res.metrics} | {f"record/{k}" for k in res.records}
+                           | {"record_steps", "final_iterate"})
+    np.testing.assert_array_equal(arrays["metric/avg_grad_sq"], res.metrics["avg_grad_sq"])
+
+
+def test_export_csv_round_trips_the_table(stored, tmp_path):
+    st = Store(stored, create=False)
+    rows = st.table()
+    out = tmp_path / "t.csv"
+    assert st.export(out) == len(rows) == 160
+    with open(out, newline="") as f:
+        back = list(csv.DictReader(f))
+    assert list(back[0])[:5] == ["cell", "sweep", "noise.alpha", "n_steps", "seed_index"]
+    assert [r["cell"] for r in back] == [r["cell"] for r in rows]
+    assert [float(r["avg_grad_sq"]) for r in back] == [r["avg_grad_sq"] for r in rows]
+    assert st.export(tmp_path / "none.csv", sweep="other") == 0
+
+
+def test_to_frame_orders_by_cell_index_and_seed(stored, sweep):
+    st = Store(stored, create=False)
+    frame = st.to_frame(sweep)
+    assert list(frame.columns[:3]) == ["cell_index", "cell", "sweep"] and len(frame) == 160
+    assert frame["cell_index"].tolist() == [i for i in range(4) for _ in range(40)]
+    assert frame["seed_index"].tolist() == list(range(40)) * 4
+    assert frame["cell"].tolist() == [c.key for c in sweep.cells for _ in range(40)]
+    by_name = st.to_frame("unit")
+    assert list(by_name.columns[:2]) == ["cell", "sweep"] and by_name["cell"].tolist() == sorted(by_name["cell"])
+    assert st.to_frame("other").empty
