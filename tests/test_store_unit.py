@@ -6,6 +6,7 @@ import contextlib
 import csv
 import dataclasses
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -410,3 +411,73 @@ def test_to_frame_orders_by_cell_index_and_seed(stored, sweep):
     by_name = st.to_frame("unit")
     assert list(by_name.columns[:2]) == ["cell", "sweep"] and by_name["cell"].tolist() == sorted(by_name["cell"])
     assert st.to_frame("other").empty
+
+
+def _rewrite(path, key, change):
+    """Rewrite cell ``key``'s file with ``change(arrays)`` applied (keeps the file name)."""
+    f = path / "cells" / f"{key}.npz"
+    with np.load(f, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    change(arrays)
+    with open(f, "wb") as out:
+        np.savez(out, **arrays)
+
+
+def test_each_kind_of_damage_is_named(copied, sweep):
+    k0, k1, k2, k3 = (c.key for c in sweep.cells)
+    (copied / "cells" / f"{k0}.npz").write_bytes(b"garbage")  # not a zip: numpy refuses to unpickle it
+    _rewrite(copied, k1, lambda a: a.pop("cell/sha256"))
+    _rewrite(copied, k2, lambda a: a.__setitem__("final_iterate", a["final_iterate"] + 1.0))
+    other = dict(np.load(copied / "cells" / f"{k0}.npz".replace(k0, k3)))  # a valid file of cell k3 ...
+    with open(copied / "cells" / f"{'0' * 24}.npz", "wb") as out:         # ... under another key
+        np.savez(out, **other)
+    st = Store(copied, create=False)
+    assert dict(st.verify()["damaged"]) == {
+        k0: "unreadable file (ValueError)", k1: "no checksum (written by an older clipsim)",
+        k2: "checksum mismatch", "0" * 24: f"the file holds cell {k3}"}
+    assert st.status(k1) == (f"cell {k1} in store {copied} is damaged: no checksum (written by an older clipsim); "
+                             "`clipsim run` recomputes it (`clipsim store verify --repair` drops it)")
+    with pytest.raises(store_mod.DamagedCell, match=rf"^cell {k2} in store .* is damaged: checksum mismatch;"):
+        st.load(k2)
+    assert st.status(k3) == "ok"
+
+
+def test_store_paths_and_keys_are_checked(tmp_path, stored):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    with pytest.raises(ValueError, match=rf"^store = {re.escape(repr(str(f)))} is not allowed: it is a file, not a directory$"):
+        Store(f)
+    with pytest.raises(ValueError, match=rf"^store = {re.escape(repr(str(f / 'sub')))} is not allowed: a part of the path is a file$"):
+        Store(f / "sub")
+    empty = tmp_path / "empty"
+    with pytest.raises(ValueError, match=rf"^store = {re.escape(repr(str(empty)))} is not allowed: no store there \(no "
+                                         r"index\.sqlite\); run `clipsim run` first \(clipsim run SPEC --store DIR\)$"):
+        Store(empty, create=False)
+    st = Store(stored, create=False)
+    for bad in ("NOTHEX00", "abc", 5):
+        with pytest.raises(ValueError, match=rf"^key = {re.escape(repr(bad))} is not allowed: a cell key is 8-64 "
+                                             "lowercase hex digits$"):
+            st.status(bad)
+    assert st.status("0" * 24) == "missing"
+
+
+def test_a_damaged_index_row_is_named(copied, sweep):
+    key = sweep.cells[0].key
+    with sqlite3.connect(copied / "index.sqlite") as con:
+        con.execute("UPDATE cells SET config = '{oops' WHERE key = ?", (key,))
+    st = Store(copied, create=False)
+    with pytest.raises(ValueError, match=rf"^store {re.escape(str(copied))}: the index row of cell {key} is damaged; "
+                                         r"`clipsim store verify --repair` rebuilds it from the cell file$"):
+        st.rows()
+
+
+def test_table_types_and_the_sweep_filter(stored, sweep):
+    st = Store(stored, create=False)
+    assert st.table("other") == [] and len(st.table("unit")) == 160
+    row = st.table("unit")[0]
+    assert row["sweep"] == "unit" and isinstance(row["diverged"], bool) and isinstance(row["avg_grad_sq"], float)
+    res = st.load(sweep.cells[0].key)
+    assert set(res.records) and all(k and "/" not in k for k in list(res.records) + list(res.metrics))
+    direct = R.run_config(sweep.cells[0].config)
+    assert res.meta.keys() == direct.meta.keys() and res.meta["versions"] == direct.meta["versions"]
+    np.testing.assert_array_equal(res.record_steps, direct.record_steps)
