@@ -353,3 +353,91 @@ def test_exit_codes_follow_the_family_and_rates():
     assert exit_code([{"family": holds, "rates": [_rate(-0.5, -0.5, 0.05)]}]) == 0
     assert exit_code([{"family": holds, "rates": [_rate(-0.2, -0.5, 0.05)]}]) == 1
     assert exit_code([{"family": None, "rates": [_rate(-0.2, -0.5, 0.05)]}, {"family": unsure}]) == 1
+
+
+# ------------------------------------------------------------------ check(): expectation rules, validity, calibration
+
+def _result(Q, diverged=None):
+    import types
+    metrics = {"avg_grad_sq": np.asarray(Q, float)}
+    if diverged is not None:
+        metrics["diverged"] = np.asarray(diverged, bool)
+    return types.SimpleNamespace(metrics=metrics)
+
+
+def _bound(kind="expectation", expr="C * T**(-1/2)", **kw):
+    from theory import parse_bound
+    return parse_bound(expr, name="b", quantity="avg_grad_sq", kind=kind, **kw)
+
+
+def dkw_low_of_constant(n, conf=CONF):
+    """DKW/Massart lower bound on the mean of n seeds all equal to 1 (support [0, inf)): 1 - eps."""
+    return 1.0 - math.sqrt(math.log(2 / (1 - conf)) / (2 * n))
+
+
+def test_expectation_verdicts_at_both_ends_of_the_mean_interval():
+    from clipsim.check import check
+    n, T = 100, 100.0
+    low = dkw_low_of_constant(n)
+    res = _result(np.ones(n))  # every bootstrap mean is exactly 1: the upper end is 1
+    at = lambda B: check(_bound(), res, C=B * math.sqrt(T), T=T)  # noqa: E731  (B = C T^(-1/2))
+    assert at(1.0).verdict == "holds" and at(1.0).high == 1.0            # upper end == B: holds
+    assert at(1.0 - 1e-9).verdict == "inconclusive"
+    assert at(low).verdict == "inconclusive" and at(low).low == pytest.approx(low, rel=1e-12)
+    assert at(low * (1 - 1e-9)).verdict == "violated"                    # lower end > B
+    assert at(low * (1 - 1e-9)).reason.startswith("the mean's lower bound exceeds B (low end distribution-free")
+    lower = _bound(kind="lower_bound")
+    at_l = lambda B: check(lower, res, C=B * math.sqrt(T), T=T)  # noqa: E731
+    assert at_l(low).verdict == "holds" and at_l(low * (1 + 1e-9)).verdict == "inconclusive"
+    assert at_l(1.0).verdict == "inconclusive" and at_l(1.0 + 1e-9).verdict == "violated"
+    assert at_l(1.0 + 1e-9).reason == ("the mean's upper bound is below B (low end distribution-free (DKW), "
+                                       "high end bootstrap)")
+
+
+def test_validity_conditions_make_the_verdict_inconclusive():
+    from clipsim.check import check
+    b = _bound(valid_when=["T >= 10"])
+    res = _result(np.ones(100))
+    ok = check(b, res, C=100.0, T=100.0)
+    assert ok.verdict == "holds" and [(c.relation, c.status) for c in ok.conditions] == [("T >= 10", "ok")]
+    bad = check(b, res, C=100.0, T=5.0)
+    assert bad.verdict == "inconclusive" and [c.status for c in bad.conditions] == ["violated"]
+    assert bad.reason.startswith("validity condition T >= 10 violated (false at T=5); evidence alone: holds")
+    two = check(_bound(valid_when=["T >= 10", "T >= 20"]), res, C=100.0, T=5.0)
+    assert two.reason.startswith("validity condition T >= 10 violated (false at T=5) and 1 more; evidence alone:")
+
+
+@pytest.mark.parametrize("alpha, tail, status", [
+    (1.4, 1.5, "ok"), (1.5, 1.5, "violated"), (2.0, math.inf, "ok"), (2.0, 2.0, "violated")])
+def test_alpha_below_the_tail_index_condition(alpha, tail, status):
+    """A bounded alpha-th moment needs alpha < tail index (alpha = 2 is allowed for light tails)."""
+    from clipsim.check import _conditions
+    conds = _conditions(_bound(expr="C * T**(-1/2) * alpha"), {"alpha": alpha, "tail_index": tail, "T": 1.0})
+    assert [(c.relation, c.status) for c in conds] == [("alpha < tail_index", status)]
+
+
+def test_calibration_uses_the_first_half_and_checks_the_second():
+    from clipsim.check import check
+    n = 100
+    Q = np.r_[np.full(n // 2, 4.0), np.ones(n // 2)]  # calibration half 4, checked half 1
+    r = check(_bound(), _result(Q), calibrate=True, T=100.0)
+    assert r.n_seeds == n // 2 and r.calibrated["C"] == pytest.approx(4.0 * 10.0, rel=1e-12)
+    assert r.verdict == "holds" and r.reason.endswith("C calibrated on seeds [0, 50), checked on [50, 100)")
+    with pytest.raises(ValueError, match=r"^b: calibrate=True splits the seeds in half: 3 seeds are too few$"):
+        check(_bound(), _result(np.ones(3)), calibrate=True, T=100.0)
+
+
+def test_check_refusals_name_what_is_wrong():
+    from clipsim.check import check
+    hp = _bound(kind="high_probability", expr="C * log(1/delta) * T**(-1/2)")
+    res = _result(np.ones(10))
+    with pytest.raises(ValueError, match=r"^b: delta = None is not allowed: the bound holds w\.p\. 1 - delta; pass delta"):
+        check(hp, res, C=1.0, T=1.0)
+    with pytest.raises(ValueError, match=r"^b: delta = 0\.1 is not allowed: the bound \(expectation\) has no delta symbol$"):
+        check(_bound(), res, 0.1, C=1.0, T=1.0)
+    with pytest.raises(ValueError, match=r"^b: hidden constant\(s\) C have no value: pass C=\.\.\."):
+        check(_bound(), res, T=1.0)
+    with pytest.raises(ValueError, match=r"^metrics\['diverged'\] has shape \(3,\): must match \(10,\)$"):
+        check(_bound(), _result(np.ones(10), diverged=[0, 0, 0]), C=1.0, T=1.0)
+    r = check(_bound(), _result(np.r_[np.ones(9), np.inf]), C=1.0, T=1.0)
+    assert (r.n_diverged, r.high) == (1, math.inf)  # a non-finite value counts as diverged
