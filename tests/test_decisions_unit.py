@@ -441,3 +441,32 @@ def test_check_refusals_name_what_is_wrong():
         check(_bound(), _result(np.ones(10), diverged=[0, 0, 0]), C=1.0, T=1.0)
     r = check(_bound(), _result(np.r_[np.ones(9), np.inf]), C=1.0, T=1.0)
     assert (r.n_diverged, r.high) == (1, math.inf)  # a non-finite value counts as diverged
+
+
+def test_summary_lines():
+    """The one-line summaries (what `clipsim check` prints). CP 95% of 5/100: [0.0164, 0.113]; of 100/100:
+    [0.964, 1] (closed forms); the DKW low end of 100 (50) constant seeds: 0.8642 (0.8079)."""
+    import types
+    from clipsim.check import check
+    from theory import parse_bound
+    ones = _result(np.ones(100))
+    assert check(_bound(), ones, C=10.0, T=100.0).summary() == (
+        "b [expectation] HOLDS: mean = 1 (95% CI [0.8642, 1]) <=? B = 1, ratio 1; 100 seeds, 0 diverged; "
+        "upper end by bootstrap (low end distribution-free (DKW), high end bootstrap)")
+    hp = parse_bound("C * log(1/delta) * T**(-1/2)", name="h", quantity="avg_grad_sq", kind="high_probability")
+    res = types.SimpleNamespace(metrics={"avg_grad_sq": np.r_[np.full(5, 3.0), np.ones(95)],
+                                         "diverged": np.r_[True, np.zeros(99, bool)]})
+    r = check(hp, res, 0.1, C=10 / math.log(10), T=100.0)
+    assert str(r) == r.summary() == (
+        "h [high_probability] INCONCLUSIVE: P(avg_grad_sq > B=1) = 5/100 (95% CI [0.0164, 0.113]) vs delta=0.1; "
+        "q_(1-0.1) = 1 (95% CI [1, 3]) <=? B = 1, ratio 1; 100 seeds, 1 diverged; "
+        "the failure probability's CI contains delta = 0.1")
+    lb = parse_bound("C * log(1/delta) * T**(-1/2)", name="l", quantity="avg_grad_sq", kind="lower_bound")
+    assert check(lb, ones, 0.5, C=10 / math.log(2), T=100.0).summary() == (
+        "l [lower_bound] HOLDS: P(avg_grad_sq >= B=1) = 100/100 (95% CI [0.964, 1]) vs delta=0.5; "
+        "q_(1-0.5) = 1 (95% CI [1, 1]) >=? B = 1, ratio 1; 100 seeds, 0 diverged")
+    cal = check(_bound(), _result(np.r_[np.full(50, 4.0), np.ones(50)]), calibrate=True, T=100.0)
+    assert cal.summary() == (
+        "b [expectation] HOLDS: mean = 1 (95% CI [0.8079, 1]) <=? B = 4, ratio 0.25; 50 seeds, 0 diverged; "
+        "calibrated C=40; upper end by bootstrap (low end distribution-free (DKW), high end bootstrap); "
+        "C calibrated on seeds [0, 50), checked on [50, 100)")
