@@ -470,3 +470,71 @@ def test_summary_lines():
         "b [expectation] HOLDS: mean = 1 (95% CI [0.8079, 1]) <=? B = 4, ratio 0.25; 50 seeds, 0 diverged; "
         "calibrated C=40; upper end by bootstrap (low end distribution-free (DKW), high end bootstrap); "
         "C calibrated on seeds [0, 50), checked on [50, 100)")
+
+
+def test_check_input_refusals_are_exact():
+    import types
+    from clipsim.check import check
+    hp = _bound(kind="high_probability", expr="C * log(1/delta) * T**(-1/2)")
+    res = _result(np.ones(100))
+    for bad in (0.0, 1.0):
+        with pytest.raises(ValueError, match=rf"^delta = {bad} is not allowed: must be a real number in \(0\.0, 1\.0\)$"):
+            check(hp, res, bad, C=1.0, T=1.0)
+    assert check(hp, res, 0.999, C=1.0, T=1.0).delta == 0.999
+    for name, kw, msg in (("confidence", {"confidence": 1.0}, r"confidence = 1\.0 is not allowed"),
+                          ("n_boot", {"n_boot": 0}, r"n_boot = 0 is not allowed: must be an integer in \[1, 1000000\]")):
+        with pytest.raises(ValueError, match="^" + msg):
+            check(_bound(), res, C=1.0, T=1.0, **kw)
+    tail = parse_bound_q("tail_probability")
+    with pytest.raises(ValueError) as e:
+        check(tail, res, C=1.0, T=1.0)
+    assert str(e.value) == ("t: quantity 'tail_probability' is not a metric of the result (its value is a probability: "
+                            "compare clipsim.stats.failure_probability(values, eps) with bound.evaluate(...)); "
+                            "metrics: avg_grad_sq")
+    with pytest.raises(ValueError) as e:
+        check(parse_bound_q("final_gap"), _result(np.ones(5), diverged=np.zeros(5)), C=1.0, T=1.0)
+    assert str(e.value) == "t: quantity 'final_gap' is not a metric of the result; metrics: avg_grad_sq, diverged"
+    with pytest.raises(ValueError, match=r"^metrics\['avg_grad_sq'\] has shape \(2, 2\): must be \(n_seeds,\) with n_seeds >= 1$"):
+        check(_bound(), _result(np.ones((2, 2))), C=1.0, T=1.0)
+    with pytest.raises(ValueError, match=r"^metrics\['avg_grad_sq'\] has shape \(0,\)"):
+        check(_bound(), _result(np.ones(0)), C=1.0, T=1.0)
+    with pytest.raises(ValueError, match=r"^result = SimpleNamespace is not allowed: must have a \.metrics dict$"):
+        check(_bound(), types.SimpleNamespace(metrics=[1]), C=1.0, T=1.0)
+    with pytest.raises(ValueError, match=r"^bound = 3 is not allowed: must be a theory\.Bound \(no \.name\)$"):
+        check(3, res)
+    # a (10, 1) diverged array is flattened, not refused
+    assert check(_bound(), _result(np.ones(10), diverged=np.zeros((10, 1))), C=10.0, T=100.0).n_diverged == 0
+
+
+def parse_bound_q(quantity):
+    from theory import parse_bound
+    return parse_bound("C * T**(-1/2)", name="t", quantity=quantity, kind="expectation")
+
+
+def test_symmetric_noise_bounds_refuse_asymmetric_runs_only():
+    import dataclasses
+    import types
+    from clipsim.check import check
+    b = dataclasses.replace(_bound(), symmetric_noise=True)
+    for noise, refused in ((types.SimpleNamespace(symmetric=False), True), (types.SimpleNamespace(symmetric=True), False),
+                           (None, False)):
+        res = types.SimpleNamespace(metrics={"avg_grad_sq": np.ones(100)}, noise=noise)
+        if refused:
+            with pytest.raises(ValueError, match=r"^b is proved for symmetric noise only; this run's noise namespace"
+                                                 r"\(symmetric=False\) is asymmetric: check it on symmetric noise, "
+                                                 "or use a bound without that assumption$"):
+                check(b, res, C=10.0, T=100.0)
+        else:
+            assert check(b, res, C=10.0, T=100.0).verdict == "holds"
+    plain = types.SimpleNamespace(metrics={"avg_grad_sq": np.ones(100)}, noise=types.SimpleNamespace(symmetric=False))
+    assert check(_bound(), plain, C=10.0, T=100.0).verdict == "holds"
+
+
+def test_bound_defaults_apply_unless_a_value_is_given():
+    from clipsim.check import check
+    from theory import parse_bound
+    b = parse_bound("C * q * T**(-1/2)", name="d", quantity="avg_grad_sq", kind="expectation",
+                    extra_symbols=["q"], defaults={"q": 2.0})
+    res = _result(np.ones(100))
+    assert check(b, res, C=10.0, T=100.0).bound_value == 2.0
+    assert check(b, res, C=10.0, T=100.0, q=3.0).bound_value == 3.0
