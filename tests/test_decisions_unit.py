@@ -538,3 +538,89 @@ def test_bound_defaults_apply_unless_a_value_is_given():
     res = _result(np.ones(100))
     assert check(b, res, C=10.0, T=100.0).bound_value == 2.0
     assert check(b, res, C=10.0, T=100.0, q=3.0).bound_value == 3.0
+
+
+def test_high_probability_evidence_fields():
+    """The failure-probability record and the quantile interval check reports, at exact counts."""
+    from clipsim.check import check
+    hp = _bound(kind="high_probability", expr="C * log(1/delta) * T**(-1/2)")
+    n, k = 100, 5
+    Q = np.r_[np.full(k, 3.0), np.ones(n - k)]
+    div = np.r_[np.zeros(n - 1, bool), True]  # one diverged seed among the ones: 6 failures
+    r = check(hp, _result(Q, div), 0.1, C=10 / math.log(10), T=100.0)
+    lo, hi = St.clopper_pearson(k + 1, n, CONF)
+    f = r.failure
+    assert (f.k, f.n, f.n_diverged, f.estimate, f.low, f.high) == (k + 1, n, 1, (k + 1) / n, lo, hi)
+    qci = St.quantile_ci(np.where(div, np.inf, Q), 0.9, CONF)
+    assert (r.statistic, r.estimate, r.low, r.high) == ("q_(1-0.1)", qci.estimate, qci.low, qci.high)
+    lower = _bound(kind="lower_bound", expr="C * log(1/delta) * T**(-1/2)")
+    r = check(lower, _result(Q, div), 0.05, C=1 / math.log(20), T=1.0)    # B = 1: Q >= B for all 100
+    f = r.failure
+    assert (f.k, f.n, f.n_diverged, f.estimate, f.confidence, f.threshold) == (n, n, 1, 1.0, CONF, 1.0)
+    assert (f.low, f.high) == St.clopper_pearson(n, n, CONF) and r.verdict == "holds" and r.reason == ""
+    assert r.statistic == "q_(1-0.05)"
+
+
+def test_enough_seeds_but_a_failure_is_not_called_too_few_seeds():
+    delta, n = 0.05, 72  # exactly the fewest seeds that can certify; one failure: the CI contains delta
+    Q = np.r_[2.0, np.zeros(n - 1)]
+    verdict, why, *_ = _high_prob(Q, np.zeros(n, bool), 1.0, delta, CONF, False)
+    assert (verdict, why) == ("inconclusive", "the failure probability's CI contains delta = 0.05")
+    assert _high_prob(np.zeros(n), np.zeros(n, bool), 1.0, delta, CONF, False)[:2] == ("holds", "")
+
+
+@pytest.mark.parametrize("Q, div, how", [
+    ([0.0] * 50, None, "low end distribution-free (DKW), high end bootstrap"),     # min 0: support [0, inf)
+    ([0.5] * 50, None, "low end distribution-free (DKW), high end bootstrap"),
+    ([-5.0] + [1.0] * 49, [True] + [False] * 49, "low end distribution-free (DKW), high end bootstrap"),
+    ([-1.0] + [1.0] * 49, None, "both ends bootstrap (quantity takes negative values)"),
+])
+def test_mean_interval_method_follows_the_sign_of_the_finite_values(Q, div, how):
+    from clipsim.check import check
+    r = check(_bound(), _result(Q, div), C=1e-6, T=1.0)  # B tiny: every case is 'violated' or inconclusive
+    assert r.statistic == "mean" and r.reason.endswith(f"({how})")
+    if div is not None:
+        assert r.n_diverged == 1 and r.high == math.inf  # a flagged seed is +inf whatever its value
+
+
+def test_conditions_unknown_sorted_and_only_for_alpha_bounds():
+    from clipsim.check import _conditions
+    b = _bound(valid_when=["q < T", "T >= 10"], extra_symbols=["q"])
+    conds = _conditions(b, {"T": 5.0, "q": 7.0})
+    assert [(c.relation, c.status, c.detail) for c in conds] == [
+        ("q < T", "violated", "false at T=5, q=7"), ("T >= 10", "violated", "false at T=5")]
+    conds = _conditions(b, {"T": 50.0})
+    assert [(c.status, c.detail) for c in conds] == [("unknown", "no value for q"), ("ok", "")]
+    arr = _conditions(b, {"T": np.array([5.0, 50.0]), "q": 7.0})
+    assert [(c.status, c.detail) for c in arr] == [("violated", "false at T, q=7"), ("violated", "false at T")]
+    no_alpha = _bound()
+    assert _conditions(no_alpha, {"alpha": 1.9, "tail_index": 1.5}) == ()
+    with_alpha = _bound(expr="C * T**(-1/2) * alpha")
+    assert _conditions(with_alpha, {"alpha": 1.9}) == ()  # no tail index known: no condition
+    (c,) = _conditions(with_alpha, {"alpha": 1.9, "tail_index": 1.5})
+    assert c.detail == "alpha = 1.9 >= tail_index = 1.5: the noise has no finite alpha-th moment"
+
+
+def test_bad_bound_values_are_named():
+    from clipsim.check import check
+    log_b = _bound(expr="C * log(T)")
+    with pytest.raises(ValueError, match=r"^b: the bound evaluates to nan at these values$"):
+        check(log_b, _result(np.ones(10)), C=1.0, T=-1.0)
+    with pytest.raises(ValueError, match=r"^b: the bound evaluates to shape \(2,\); check needs one value \(pass scalar values\)$"):
+        check(log_b, _result(np.ones(10)), C=1.0, T=np.array([2.0, 3.0]))
+
+
+def test_theory_values_of_the_result_are_used_with_alpha_when_given():
+    import types
+    from clipsim.check import check
+    calls = []
+
+    def tv(alpha=None):
+        calls.append(alpha)
+        return {"T": 100.0}
+    res = types.SimpleNamespace(metrics={"avg_grad_sq": np.ones(100)}, theory_values=tv)
+    assert check(_bound(), res, C=10.0).bound_value == 1.0 and calls == [None]
+    assert check(_bound(expr="C * T**(-1/2) * alpha"), res, C=10.0, alpha=1.5).bound_value == 1.5
+    assert calls == [None, 1.5]
+    plain = types.SimpleNamespace(metrics={"avg_grad_sq": np.ones(100)}, theory_values=lambda: {"T": 100.0})
+    assert check(_bound(expr="C * T**(-1/2) * alpha"), plain, C=10.0, alpha=1.5).bound_value == 1.5
