@@ -601,15 +601,6 @@ def test_conditions_unknown_sorted_and_only_for_alpha_bounds():
     assert c.detail == "alpha = 1.9 >= tail_index = 1.5: the noise has no finite alpha-th moment"
 
 
-def test_bad_bound_values_are_named():
-    from clipsim.check import check
-    log_b = _bound(expr="C * log(T)")
-    with pytest.raises(ValueError, match=r"^b: the bound evaluates to nan at these values$"):
-        check(log_b, _result(np.ones(10)), C=1.0, T=-1.0)
-    with pytest.raises(ValueError, match=r"^b: the bound evaluates to shape \(2,\); check needs one value \(pass scalar values\)$"):
-        check(log_b, _result(np.ones(10)), C=1.0, T=np.array([2.0, 3.0]))
-
-
 def test_theory_values_of_the_result_are_used_with_alpha_when_given():
     import types
     from clipsim.check import check
