@@ -481,3 +481,39 @@ def test_table_types_and_the_sweep_filter(stored, sweep):
     direct = R.run_config(sweep.cells[0].config)
     assert res.meta.keys() == direct.meta.keys() and res.meta["versions"] == direct.meta["versions"]
     np.testing.assert_array_equal(res.record_steps, direct.record_steps)
+
+
+def test_several_repairs_are_listed_in_order(copied, sweep, capsys):
+    k0, k1 = sweep.cells[0].key, sweep.cells[1].key
+    os.remove(copied / "cells" / f"{k0}.npz")                      # damaged (listed, no file)
+    with sqlite3.connect(copied / "index.sqlite") as con:           # unindexed (file, no row)
+        con.execute("DELETE FROM cells WHERE key = ?", (k1,))
+    (copied / "cells" / "x.npz.tmp-notapid").write_bytes(b"x")     # a stale temporary
+    st = Store(copied, create=False)
+    assert st.verify_cli(repair=True) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "repaired: damaged cells dropped (`clipsim run` recomputes them); unindexed cells indexed; "
+        "stale temporaries removed")
+    assert st.verify() == {"index": None, "ok": sorted(c.key for c in sweep.cells if c.key != k0),
+                           "damaged": [], "unindexed": [], "temporaries": []}
+
+
+def test_verify_without_repair_on_a_damaged_index_reads_the_files(copied, sweep):
+    (copied / "index.sqlite").write_bytes(b"not a database" * 100)
+    st = Store(copied, create=False)
+    report = st.verify()
+    assert report["index"] == st.index_damage and report["damaged"] == []
+    assert report["ok"] == report["unindexed"] == sorted(c.key for c in sweep.cells)  # no row is readable
+    with pytest.raises(ValueError) as e:
+        st.keys()
+    assert str(e.value) == (f"store {copied}: index.sqlite is damaged ({st.index_damage}); "
+                            "`clipsim store verify --repair` rebuilds it from the cell files")
+    assert st.index_damage == "file is not a database"
+
+
+def test_damage_messages_name_the_cell(copied, sweep):
+    k0 = sweep.cells[0].key
+    (copied / "cells" / f"{k0}.npz").write_bytes(b"garbage")
+    st = Store(copied, create=False)
+    assert st.status(k0) == (f"cell {k0} in store {copied} is damaged: unreadable file (ValueError); "
+                             "`clipsim run` recomputes it (`clipsim store verify --repair` drops it)")
