@@ -615,3 +615,82 @@ def test_theory_values_of_the_result_are_used_with_alpha_when_given():
     assert calls == [None, 1.5]
     plain = types.SimpleNamespace(metrics={"avg_grad_sq": np.ones(100)}, theory_values=lambda: {"T": 100.0})
     assert check(_bound(expr="C * T**(-1/2) * alpha"), plain, C=10.0, alpha=1.5).bound_value == 1.5
+
+
+def test_check_confidence_and_kind_are_validated():
+    from clipsim.check import check
+    res = _result(np.ones(100))
+    for bad in (0.0, 1.0):
+        with pytest.raises(ValueError) as e:
+            check(_bound(), res, C=10.0, T=100.0, confidence=bad)
+        assert str(e.value) == f"confidence = {bad} is not allowed: must be a real number in (0.0, 1.0)"
+    r = check(_bound(), res, C=10.0, T=100.0, confidence=0.5)
+    assert r.confidence == 0.5 and r.calibrated == {} and r.values["T"] == 100.0
+    odd = _bound()
+    object.__setattr__(odd, "kind", "bogus")  # a Bound refuses it when built; check() refuses it too
+    with pytest.raises(ValueError, match=r"^bound\.kind = 'bogus' is not allowed: must be one of 'expectation'"):
+        check(odd, res, C=10.0, T=100.0)
+
+
+def test_high_probability_calibration_uses_the_order_statistic_of_the_first_half():
+    from clipsim.check import check
+    hp = _bound(kind="high_probability", expr="C * log(1/delta) * T**(-1/2)")
+    n, delta, T = 200, 0.1, 100.0
+    Q = np.r_[np.arange(1.0, 101.0), np.full(100, 0.5)]
+    div = np.zeros(n, bool)
+    div[99] = True  # the largest calibration value is flagged: it counts as +inf
+    r = check(hp, _result(Q, div), delta, calibrate=True, T=T)
+    B0 = math.log(1 / delta) / math.sqrt(T)
+    Qc = np.where(div[:100], np.inf, Q[:100])
+    assert r.calibrated["C"] == St.calibrate_constant([St.Cell(Qc, B0)], delta, CONF).C
+    assert r.verdict == "holds" and r.reason == "C calibrated on seeds [0, 100), checked on [100, 200)"
+    assert r.summary().endswith(f"; calibrated C={r.calibrated['C']:.4g}; C calibrated on seeds [0, 100), "
+                                "checked on [100, 200)")
+
+
+def test_expectation_calibration_passes_its_bootstrap_settings():
+    from clipsim.check import check
+    rng = np.random.default_rng(3)
+    Q = np.r_[rng.exponential(size=50), np.full(50, 0.01)]
+    r = check(_bound(), _result(Q), calibrate=True, T=100.0, n_boot=500, seed=3)
+    want = St.mean_bounds(Q[:50], CONF, n_boot=500, seed=3, lower_support=None).high / 0.1
+    assert r.calibrated["C"] == want
+
+
+@pytest.mark.parametrize("Q, msg", [
+    (np.zeros(10), "b: calibration of C on 5 seeds gave 0.0; more seeds needed"),
+    (np.r_[np.full(5, np.inf), np.ones(5)], "b: calibration of C on 5 seeds gave inf; more seeds needed"),
+])
+def test_calibration_that_gives_no_positive_finite_constant_is_refused(Q, msg):
+    from clipsim.check import check
+    with pytest.raises(ValueError) as e:
+        check(_bound(), _result(Q), calibrate=True, T=100.0)
+    assert str(e.value) == msg
+
+
+def test_calibration_edges_and_refusals():
+    from clipsim.check import check
+    assert check(_bound(), _result(np.ones(4)), calibrate=True, T=100.0).n_seeds == 2  # 4 seeds: the fewest
+    assert check(_bound(), _result(np.full(10, 0.01)), calibrate=True, T=100.0).calibrated["C"] == pytest.approx(0.1)
+    with pytest.raises(ValueError) as e:
+        check(_bound(), _result(np.ones(10)), T=100.0)
+    assert str(e.value) == ("b: hidden constant(s) C have no value: pass C=... (e.g. fitted with "
+                            "clipsim.stats.calibrate_constant on calibration cells) or calibrate=True")
+    two = _bound(expr="C * T**(-1/2) + C_2")
+    with pytest.raises(ValueError) as e:
+        check(two, _result(np.ones(10)), calibrate=True, T=100.0)
+    assert str(e.value) == "b: calibrate=True fits one hidden constant; C, C_2 have no value"
+    with pytest.raises(ValueError) as e:
+        check(_bound(expr="C * T**(-1/2) + C**2"), _result(np.ones(10)), calibrate=True, T=100.0)
+    assert str(e.value) == "b: calibrate=True needs the bound to be C times a C-free expression"
+
+
+def test_condition_reason_with_an_empty_evidence_reason_and_integer_diverged_flags():
+    from clipsim.check import check
+    hp = _bound(kind="high_probability", expr="C * log(1/delta) * T**(-1/2)", valid_when=["T >= 10"])
+    r = check(hp, _result(np.zeros(100)), 0.1, C=1.0, T=5.0)
+    assert r.reason == "validity condition T >= 10 violated (false at T=5); evidence alone: holds"
+    assert check(hp, _result(np.zeros(100)), 0.1, C=1.0, T=50.0).summary().endswith("100 seeds, 0 diverged")
+    flags = np.zeros(100, int)
+    flags[3] = 1
+    assert check(_bound(), _result(np.ones(100), flags), C=10.0, T=100.0).n_diverged == 1
