@@ -489,3 +489,20 @@ def test_user_module_of_a_spec_without_a_file(tmp_path):
     mod.write_text("Y = 2\n")
     sw = S.from_spec(_sweep_with(module=str(mod), allow_code=True))
     assert sw.cells[0].config["user_module"]["sha256"] == hashlib.sha256(b"Y = 2\n").hexdigest()
+
+
+def test_expansion_never_writes_into_the_spec_and_n_is_a_finite_sums_sample_count():
+    s = spec(grid={"optimizer.clip.c": [0.5, 2.0]})
+    s["optimizer"]["clip"] = {"kind": "constant", "c": 1.0}
+    before = copy.deepcopy(s)
+    sw = S.from_spec(s)
+    assert s == before and [c.config["optimizer"]["clip"]["c"] for c in sw.cells] == [0.5, 2.0]
+    cell = S.from_spec(spec(objective={"name": "robust_regression", "dim": 3, "n": 40})).cells[0]
+    assert cell.variables["n"] == 40   # for [[check]] values and figures (set after the cell is built)
+    assert "n" not in S.from_spec(spec()).cells[0].variables  # a population objective has no n
+
+
+def test_name_from_a_path_without_a_directory_and_with_capitals():
+    s = spec()
+    del s["sweep"]["name"]
+    assert S.from_spec(s, path="My Sweep.toml").name == "My_Sweep"
