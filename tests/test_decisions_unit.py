@@ -388,7 +388,7 @@ def test_expectation_verdicts_at_both_ends_of_the_mean_interval():
     assert at(low * (1 - 1e-9)).reason.startswith("the mean's lower bound exceeds B (low end distribution-free")
     lower = _bound(kind="lower_bound")
     at_l = lambda B: check(lower, res, C=B * math.sqrt(T), T=T)  # noqa: E731
-    assert at_l(low).verdict == "holds" and at_l(low * (1 + 1e-9)).verdict == "inconclusive"
+    assert at_l(low).verdict == "holds" and at_l(low).reason == "" and at_l(low * (1 + 1e-9)).verdict == "inconclusive"
     assert at_l(1.0).verdict == "inconclusive" and at_l(1.0 + 1e-9).verdict == "violated"
     assert at_l(1.0 + 1e-9).reason == ("the mean's upper bound is below B (low end distribution-free (DKW), "
                                        "high end bootstrap)")
@@ -638,7 +638,7 @@ def test_high_probability_calibration_uses_the_order_statistic_of_the_first_half
     n, delta, T = 200, 0.1, 100.0
     Q = np.r_[np.arange(1.0, 101.0), np.full(100, 0.5)]
     div = np.zeros(n, bool)
-    div[99] = True  # the largest calibration value is flagged: it counts as +inf
+    div[0] = True  # the smallest calibration value is flagged: it counts as +inf
     r = check(hp, _result(Q, div), delta, calibrate=True, T=T)
     B0 = math.log(1 / delta) / math.sqrt(T)
     Qc = np.where(div[:100], np.inf, Q[:100])
@@ -694,3 +694,31 @@ def test_condition_reason_with_an_empty_evidence_reason_and_integer_diverged_fla
     flags = np.zeros(100, int)
     flags[3] = 1
     assert check(_bound(), _result(np.ones(100), flags), C=10.0, T=100.0).n_diverged == 1
+
+
+def test_a_non_default_confidence_reaches_every_interval():
+    """At 80% confidence (a = 0.2) every interval check reports is the 80% one."""
+    from clipsim.check import check
+    conf, n = 0.8, 100
+    hp = _bound(kind="high_probability", expr="C * log(1/delta) * T**(-1/2)")
+    Q = np.r_[np.full(5, 3.0), np.ones(n - 5)]
+    r = check(hp, _result(Q), 0.1, C=10 / math.log(10), T=100.0, confidence=conf)
+    assert (r.failure.low, r.failure.high) == St.clopper_pearson(5, n, conf)
+    qci = St.quantile_ci(Q, 0.9, conf)
+    assert (r.low, r.high) == (qci.low, qci.high)
+    few = check(hp, _result(np.zeros(10)), 0.1, C=10 / math.log(10), T=100.0, confidence=conf)
+    n_min = math.ceil(math.log(0.1) / math.log(0.9))  # (1 - delta)^n <= a/2 = 0.1
+    assert few.reason == f"10 seeds cannot certify P <= 0.1 (needs >= {n_min} seeds even with no failure)"
+    e = check(_bound(), _result(np.ones(n)), C=10.0, T=100.0, confidence=conf)
+    assert e.low == pytest.approx(dkw_low_of_constant(n, conf), rel=1e-12)
+    lower = _bound(kind="lower_bound", expr="C * log(1/delta) * T**(-1/2)")
+    lb = check(lower, _result(Q), 0.05, C=1 / math.log(20), T=1.0, confidence=conf)
+    assert (lb.failure.low, lb.failure.high) == St.clopper_pearson(n, n, conf)
+    Qc = np.r_[np.arange(1.0, 51.0), np.ones(50)]
+    cal = check(hp, _result(Qc), 0.1, calibrate=True, T=100.0, confidence=conf)
+    B0 = math.log(10) / 10
+    assert cal.calibrated["C"] == St.calibrate_constant([St.Cell(Qc[:50], B0)], 0.1, conf).C
+    rng = np.random.default_rng(5)
+    Qe = np.r_[rng.exponential(size=50), np.full(50, 0.01)]
+    ce = check(_bound(), _result(Qe), calibrate=True, T=100.0, confidence=conf, n_boot=300, seed=2)
+    assert ce.calibrated["C"] == St.mean_bounds(Qe[:50], conf, n_boot=300, seed=2, lower_support=None).high / 0.1
