@@ -12,6 +12,11 @@ from clipsim.check import _high_prob
 from theory import parse_expr
 
 
+def types_ns(**kw):
+    import types
+    return types.SimpleNamespace(**kw)
+
+
 def binom_sf(k, n, p):
     """P(Bin(n, p) >= k), exactly summed."""
     return sum(math.comb(n, j) * p ** j * (1 - p) ** (n - j) for j in range(k, n + 1))
@@ -722,3 +727,68 @@ def test_a_non_default_confidence_reaches_every_interval():
     Qe = np.r_[rng.exponential(size=50), np.full(50, 0.01)]
     ce = check(_bound(), _result(Qe), calibrate=True, T=100.0, confidence=conf, n_boot=300, seed=2)
     assert ce.calibrated["C"] == St.mean_bounds(Qe[:50], conf, n_boot=300, seed=2, lower_support=None).high / 0.1
+
+
+# ------------------------------------------------------------------ sweep-level family and exit code
+
+def _member(verdict, k=None, n=None, delta=None, conditions=("ok",), kind="high_probability"):
+    import types
+    failure = None if k is None else types.SimpleNamespace(k=k, n=n)
+    return types.SimpleNamespace(verdict=verdict, failure=failure, delta=delta, kind=kind,
+                                 conditions=[types.SimpleNamespace(status=s) for s in conditions])
+
+
+def _cell(label):
+    import types
+    return types.SimpleNamespace(label=lambda: label)
+
+
+def test_cell_family_binomial_members_use_the_exact_violation_pvalue():
+    from clipsim.decisions import cell_family
+    # two members at delta = 0.1 with 100 seeds: 25 failures (p-value ~ 1e-4, violated after Holm) and 5
+    checked = [(_cell("a=1"), _member("violated", 25, 100, 0.1), None),
+               (_cell("a=2"), _member("holds", 5, 100, 0.1, conditions=("ok", "violated")), None)]
+    fam = cell_family(checked, CONF)
+    assert fam.verdict == "violated" and fam.n_members == 2 and fam.method.startswith("Holm step-down")
+    assert binom_sf(25, 100, 0.1) < 0.025 / 2  # Holm's first step at family-wise level (1-conf)/2 = 0.025
+    assert fam.violated == ("a=1, δ=0.1",)
+    # the second member's condition failed: no p-value, so it can never be called violated
+    only_bad_condition = [(_cell("a=2"), _member("violated", 90, 100, 0.1, conditions=("unknown",)), None)]
+    assert cell_family(only_bad_condition, CONF).verdict != "violated"
+
+
+def test_cell_family_mean_members_are_redone_at_the_bonferroni_level():
+    from clipsim.decisions import cell_family
+    import types
+    seen = []
+
+    def redo(verdict):
+        def run(confidence):
+            seen.append(confidence)
+            return types.SimpleNamespace(verdict=verdict)
+        return run
+    checked = [(_cell("x=1"), _member("violated", kind="expectation"), redo("violated")),
+               (_cell("x=2"), _member("violated", kind="expectation"), redo("inconclusive")),
+               (_cell("x=3"), _member("holds", kind="expectation"), redo("holds"))]
+    fam = cell_family(checked, CONF)
+    assert seen == [1 - 0.05 / 3, 1 - 0.05 / 3]  # only members violated at the plain level are redone
+    assert fam.verdict == "violated" and fam.method == (
+        "Bonferroni over the members' mean bounds (violated); intersection-union (holds)")
+    assert fam.violated == ("x=1",)
+    holds = cell_family([(_cell("x=1"), _member("holds", kind="expectation"), redo("holds"))], CONF)
+    assert holds.verdict == "holds"
+
+
+@pytest.mark.parametrize("checks, code", [
+    ([{"shape": [types_ns(verdict="rejected"), types_ns(verdict="consistent")]}], 1),
+    ([{"shape": [types_ns(verdict="inconclusive"), types_ns(verdict="consistent")]}], 3),
+    ([{"shape": [types_ns(verdict="consistent")]}], 0),
+    ([{"rare": {"verdict": "violated"}}], 1),
+    ([{"rare": {"verdict": "inconclusive"}}], 3),
+    ([{"rare": {"verdict": "holds"}}], 0),
+    ([{"family": types_ns(verdict="inconclusive")}, {"family": types_ns(verdict="holds")}], 3),
+    ([{"family": types_ns(verdict="violated")}, {"family": types_ns(verdict="holds")}], 1),
+])
+def test_exit_code_reads_shapes_rare_estimates_and_every_family(checks, code):
+    from clipsim.decisions import exit_code
+    assert exit_code(checks) == code
