@@ -792,3 +792,31 @@ def test_cell_family_mean_members_are_redone_at_the_bonferroni_level():
 def test_exit_code_reads_shapes_rare_estimates_and_every_family(checks, code):
     from clipsim.decisions import exit_code
     assert exit_code(checks) == code
+
+
+def test_cell_family_lower_bound_members_use_the_lower_tail():
+    from clipsim.decisions import cell_family
+    # lower bound at delta = 0.5: 0 of 100 seeds reach B, P(Bin(100, 0.5) <= 0) = 2^-100: violated
+    fam = cell_family([(_cell("lb"), _member("violated", 0, 100, 0.5, kind="lower_bound"), None)], CONF)
+    assert fam.verdict == "violated" and fam.violated == ("lb, δ=0.5",)
+
+
+def test_calibration_split_and_shared_streams_refusals_are_exact():
+    import types
+    from clipsim.decisions import calibration_split, refuse_shared_streams
+    spec = {"bound": "li_liu_2023_clipped_sgd", "calibrate": {"n_steps": 10}, "values": {"C_opt": 1.0}}
+    with pytest.raises(ValueError) as e:
+        calibration_split(spec, [], 0.1)
+    assert str(e.value) == ("[[check]] li_liu_2023_clipped_sgd: calibrate needs exactly one hidden constant without "
+                            "a value; hidden: C_opt")
+    none = {"bound": {"name": "nb", "expr": "T**(-1/2)", "quantity": "avg_grad_sq", "kind": "expectation"},
+            "calibrate": {"n_steps": 10}}
+    with pytest.raises(ValueError) as e:
+        calibration_split(none, [], 0.1)
+    assert str(e.value).endswith("calibrate needs exactly one hidden constant without a value; hidden: none")
+    cells = [(types.SimpleNamespace(config={"seed": s}, label=lambda s=s, i=i: f"c{i}"), None)
+             for i, s in enumerate((5, 6, 5))]
+    with pytest.raises(ValueError) as e:
+        refuse_shared_streams(cells, "X")
+    assert str(e.value) == ('X needs cells with independent draws, but cells [c0] and [c2] share streams (seed 5): '
+                            'set [sweep] streams = "independent"')
