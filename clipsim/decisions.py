@@ -494,7 +494,10 @@ def resolve_bound(spec_bound, where="[[check]] bound"):
     import theory
 
     if isinstance(spec_bound, str):
-        return theory.get(spec_bound)
+        try:
+            return theory.get(spec_bound)
+        except ValueError as e:  # name the table and field, not only the unknown name
+            raise ValueError(f"{where} = {spec_bound!r} is not allowed: {e}") from None
     if not isinstance(spec_bound, dict):
         raise ValueError(f"{where} = {spec_bound!r} is not allowed: must be a registry name or a table "
                          "{name, expr, quantity, kind}")

@@ -278,7 +278,7 @@ def from_spec(spec, path="") -> Sweep:
         coords = []
         for (gpath, _), value in zip(axes, combo):
             if isinstance(value, dict):  # a whole table, e.g. one optimizer of several; "label" names it
-                value = dict(value)
+                value = copy.deepcopy(value)  # a nested grid path below may write into it
                 shown = value.pop("label", value.get("name", gpath))
                 if gpath in top or "." in gpath:
                     raise ValueError(f"[grid] {gpath}: tables may replace only a whole [objective], [noise] or "

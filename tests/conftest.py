@@ -1,4 +1,7 @@
-"""Shared test helpers: replay a path's random draws with the engine's own primitives."""
+"""Shared test helpers: replay a path's random draws with the engine's own primitives; run a sweep into a
+store quietly and compare two stores; write a spec dict as TOML."""
+import json
+
 import numpy as np
 import pytest
 from numba import njit
@@ -41,3 +44,61 @@ def replay_draws(noise, objective, n_draws, seed=0, index=0):
 @pytest.fixture
 def replay():
     return replay_draws
+
+
+# ------------------------------------------------------------------ shared store / spec helpers
+
+@pytest.fixture(scope="session")
+def simulate():
+    """``simulate(sweep, path)``: run ``sweep`` into a store at ``path`` quietly; returns (done, skipped)."""
+    from clipsim.runner import run_sweep
+    from clipsim.store import Store
+
+    return lambda sweep, path: run_sweep(sweep, Store(path), progress=False, say=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def assert_same_stores():
+    """``assert_same_stores(a, b, configs=True)``: the stores at ``a`` and ``b`` hold the same non-empty
+    set of cells with bitwise equal arrays (and equal configs)."""
+    from clipsim.store import Store
+
+    def check(a, b, configs=True):
+        sa, sb = Store(a), Store(b)
+        assert sa.keys() == sb.keys() and sa.keys()
+        for k in sa.keys():
+            xa, xb = sa.arrays(k), sb.arrays(k)
+            assert xa.keys() == xb.keys()
+            for name in xa:
+                np.testing.assert_array_equal(xa[name], xb[name], err_msg=f"{k}:{name}")
+            if configs:
+                assert sa.load(k).config == sb.load(k).config
+    return check
+
+
+def _toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return json.dumps(v) if isinstance(v, str) else repr(v)
+
+
+def toml_text(spec):
+    """A sweep spec (nested dicts, as ``sweep.from_spec`` takes it) as TOML text: one ``[table]`` per
+    top-level dict (nested dicts inline), one ``[[table]]`` per entry of a top-level list of dicts."""
+    lines = []
+    for name, table in spec.items():
+        for t in (table if isinstance(table, list) else [table]):
+            lines.append(f"[[{name}]]" if isinstance(table, list) else f"[{name}]")
+            lines += [f"{json.dumps(k)} = {_toml_value(v)}" for k, v in t.items()]
+            lines.append("")
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="session")
+def spec_toml():
+    """``spec_toml(spec)``: the TOML text of a spec dict (parses back to ``spec``)."""
+    return toml_text

@@ -3,15 +3,18 @@ import os
 import subprocess
 import sys
 
+import matplotlib.pyplot as plt
 import numba
 import numpy as np
 import pytest
 
 import theory
 from clipsim import __version__, engine, glossary, noise as N, objectives as O
+from clipsim import figures as F
 from clipsim import sweep as S
 from clipsim.catalogue import optimizer_catalogue, stage_catalogue
 from clipsim.cli import main
+from clipsim.decisions import load_results
 from clipsim.runner import run_sweep
 from clipsim.store import Store
 
@@ -139,5 +142,33 @@ def test_plot_writes_beside_the_store_by_default(tmp_path, capsys, monkeypatch):
     run_sweep(S.load(TINY), Store(store), progress=False)
     out = _out(capsys, ["plot", TINY, "--store", str(store)]).out.split()
     assert out and all(os.path.dirname(p) == str(store / "figures") for p in out)
-    assert (store / "figures" / "tiny_rate.png").stat().st_size > 1000
     assert not (tmp_path / "paper_figs").exists()
+    png = (store / "figures" / "tiny_rate.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert width > 200 and height > 200, (width, height)
+    # the caption names what TINY declares: 2 alphas x 3 horizons = 6 cells of 64 seeds, the bound
+    cap = (store / "figures" / "tiny_rate.txt").read_text().splitlines()
+    assert cap[1].endswith("against horizon T (steps); one series per noise.alpha.")
+    assert cap[2] == "Cells: 6; seeds per cell: 64."
+    assert "order-statistic 95% confidence intervals" in cap[3]
+    assert cap[4].startswith("Bound: bound li_liu_2023_clipped_sgd")
+
+
+def test_rate_figure_plots_each_groups_medians_on_log_axes(tmp_path):
+    """The rate figure's data: per noise.alpha, the seed medians of avg_grad_sq at n_steps 100, 200, 400
+    (the ceil(n/2) = 32nd smallest of the 64 stored per-seed values), on log-log axes labelled in words."""
+    sw = S.load(TINY)
+    st = Store(tmp_path / "s")
+    run_sweep(sw, st, progress=False)
+    items = load_results(sw, st)
+    fig = F.draw_figure(sw.figures[0], items, sw.checks, None, "tiny_rate")
+    (ax,) = fig.axes
+    assert ax.get_xlabel() == "horizon T (steps)" and ax.get_ylabel().startswith("median of")
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    ys = [list(line.get_ydata()) for line in ax.get_lines()]
+    for alpha in (1.5, 1.9):
+        cells = sorted((dict(c.coords)["n_steps"], r) for c, r in items if dict(c.coords)["noise.alpha"] == alpha)
+        medians = [float(np.sort(r.metrics["avg_grad_sq"])[31]) for _, r in cells]
+        assert any(np.allclose(y, medians, rtol=1e-12) for y in ys), (alpha, medians, ys)
+    plt.close(fig)

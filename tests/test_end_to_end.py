@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from clipsim import sweep as S
-from clipsim.store import Store
 
 HERE = os.path.dirname(__file__)
 TINY = os.path.join(HERE, "data", "tiny.toml")
@@ -37,24 +36,11 @@ def _main(*args):
 
 
 @pytest.fixture(scope="module")
-def tiny_store(tmp_path_factory):
+def tiny_store(tmp_path_factory, simulate):
     """The tiny sweep, simulated once for every test of this module that only reads it."""
-    from clipsim.runner import run_sweep
-
     path = tmp_path_factory.mktemp("tiny") / "store"
-    assert run_sweep(S.load(TINY), Store(path), progress=False, say=lambda _: None) == (6, 0)
+    assert simulate(S.load(TINY), path) == (6, 0)
     return path
-
-
-def _assert_same_store(a, b):
-    sa, sb = Store(a), Store(b)
-    assert sa.keys() == sb.keys() and sa.keys()
-    for k in sa.keys():
-        xa, xb = sa.arrays(k), sb.arrays(k)
-        assert xa.keys() == xb.keys()
-        for name in xa:
-            np.testing.assert_array_equal(xa[name], xb[name], err_msg=f"{k}:{name}")
-        assert sa.load(k).config == sb.load(k).config
 
 
 def _count(store):
@@ -68,7 +54,7 @@ def _count(store):
         return 0
 
 
-def test_killed_sweep_resumes_to_the_same_store(tmp_path):
+def test_killed_sweep_resumes_to_the_same_store(tmp_path, assert_same_stores):
     spec = tmp_path / "slow.toml"
     text = (pathlib.Path(TINY).read_text().replace('n_steps = [100, 200, 400]', 'n_steps = [20000, 20001, 20002, 20003, 20004, 20005]')
             .replace('calibrate = {n_steps = [100, 200]}', 'calibrate = {n_steps = [20000, 20001]}'))
@@ -98,17 +84,17 @@ def test_killed_sweep_resumes_to_the_same_store(tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     assert f"{n_cells - finished} cells computed, {finished} already stored" in rerun.stdout, rerun.stdout
     assert _count(killed) == n_cells
-    _assert_same_store(ref, killed)
+    assert_same_stores(ref, killed)
     again = _cli("run", str(spec), "--store", str(killed), "--quiet")
     assert f"0 cells computed, {n_cells} already stored" in again.stdout
 
 
-def test_dask_local_cluster_gives_identical_arrays(tmp_path, tiny_store):
+def test_dask_local_cluster_gives_identical_arrays(tmp_path, tiny_store, assert_same_stores):
     import dask.distributed  # noqa: F401  (installed by make: missing is a failure, not a skip)
     dask = tmp_path / "dask"
     b = _cli("run", TINY, "--store", str(dask), "--quiet", "--executor", "dask", "--workers", "2")
     assert b.returncode == 0, b.stderr
-    _assert_same_store(tiny_store, dask)
+    assert_same_stores(tiny_store, dask)
 
 
 def test_export_is_one_tidy_table(tmp_path, tiny_store):

@@ -43,46 +43,6 @@ OWN = {
 }
 
 
-OWN_TOML = """\
-[sweep]
-name = "own_falsify"
-n_steps = 100
-seed = 11
-
-[vars]
-c_eta = 0.5
-c_lam = 1.0
-
-[objective]
-name = "quadratic"
-dim = 2
-
-[noise]
-family = "stable"
-alpha = 1.5
-
-[optimizer]
-name = "clipped_sgd"
-eta = {kind = "horizon", c = {expr = "c_eta"}, a = {expr = "-alpha/(3*alpha - 2)"}}
-clip = {kind = "horizon", c = {expr = "c_lam"}, a = {expr = "1/(3*alpha - 2)"}}
-
-[falsify]
-delta = 0.05
-budget = 1500
-values = {alpha = {expr = "alpha - 0.05"}, C = 0.7}
-
-[falsify.search]
-"noise.alpha" = {min = 1.0, max = 1.9}
-
-[falsify.bound]
-name = "too_small_at_low_alpha"
-quantity = "avg_grad_sq"
-kind = "high_probability"
-expr = "C * min(1, 4*(alpha - 1)) * log(T/delta) * T**((2 - 2*alpha)/(3*alpha - 2))"
-valid_when = ["alpha > 1", "alpha <= 2", "delta < 1"]
-"""
-
-
 def _own(**falsify):
     spec = copy.deepcopy(OWN)
     spec["falsify"].update(falsify)
@@ -236,9 +196,9 @@ def test_real_violation_at_small_alpha_is_certified_and_a_rerun_resumes(tmp_path
     assert repr(res).startswith("FalsifyResult(too_small_at_low_alpha, delta=0.05: violated;")
 
 
-def test_cli_exit_codes(tmp_path, capsys):
+def test_cli_exit_codes(tmp_path, capsys, spec_toml):
     spec = tmp_path / "own.toml"
-    spec.write_text(OWN_TOML)
+    spec.write_text(spec_toml(_own(budget=1500)))
     assert S.load(spec).spec == _own(budget=1500)
     out = tmp_path / "report.md"
     assert main(["falsify", str(spec), "--store", str(tmp_path / "s"), "--out", str(out), "--quiet"]) == 1

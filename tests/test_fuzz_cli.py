@@ -14,32 +14,15 @@ from hypothesis import given, strategies as st
 from _fuzz import FUZZ, SECONDS, TALLY
 from clipsim.cli import main
 
-SPEC_OK = """
-[sweep]
-name = "cli_fuzz"
-n_steps = 8
-seeds = 8
-[objective]
-name = "quadratic"
-dim = 2
-[noise]
-family = "stable"
-alpha = 1.5
-[optimizer]
-name = "clipped_sgd"
-eta = 0.1
-clip = 1.0
-[grid]
-n_steps = [8, 16]
-[[check]]
-bound = "li_liu_2023_clipped_sgd"
-delta = 0.2
-values = {alpha = 1.4, C_opt = 5.0}
-[[figure]]
-kind = "rate"
-x = "n_steps"
-name = "cli_fuzz_rate"
-"""
+SPEC_OK = {  # a valid two-cell sweep with a check and a figure (written to ok.toml as TOML)
+    "sweep": {"name": "cli_fuzz", "n_steps": 8, "seeds": 8},
+    "objective": {"name": "quadratic", "dim": 2},
+    "noise": {"family": "stable", "alpha": 1.5},
+    "optimizer": {"name": "clipped_sgd", "eta": 0.1, "clip": 1.0},
+    "grid": {"n_steps": [8, 16]},
+    "check": [{"bound": "li_liu_2023_clipped_sgd", "delta": 0.2, "values": {"alpha": 1.4, "C_opt": 5.0}}],
+    "figure": [{"kind": "rate", "x": "n_steps", "name": "cli_fuzz_rate"}],
+}
 BAD_SPEC = "[sweep]\nname = 5\n[[["
 COMMANDS = ["run", "check", "plot", "bounds", "failure-prob", "export", "store", "bogus", ""]
 OPTIONS = ["--store", "--out", "--executor", "--workers", "--threads", "--quiet", "--cell", "--bound", "--delta",
@@ -52,13 +35,14 @@ VALUES = ["ok.toml", "bad.toml", "adir", "afile", "missing.toml", "st", "st2", "
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
+def sandbox(tmp_path_factory, spec_toml):
     base = tmp_path_factory.mktemp("cli")
     work = base / "work"
     (base / "outside").mkdir()
     (base / "outside" / "keep.txt").write_text("sentinel")
     work.mkdir()
-    (work / "ok.toml").write_text(SPEC_OK)
+    (base / "ok.toml").write_text(spec_toml(SPEC_OK))  # the pristine copy _reset restores
+    (work / "ok.toml").write_text(spec_toml(SPEC_OK))
     (work / "bad.toml").write_text(BAD_SPEC)
     (work / "adir").mkdir()
     (work / "afile").write_text("x")
@@ -137,7 +121,7 @@ def _reset(work):
     for junk in ("st2", "figs", "out.md", "out.csv", "out.parquet", "x"):
         p = work / junk
         shutil.rmtree(p, ignore_errors=True) if p.is_dir() else (p.unlink() if p.exists() else None)
-    (work / "ok.toml").write_text(SPEC_OK)
+    (work / "ok.toml").write_text((work.parent / "ok.toml").read_text())
     (work / "bad.toml").write_text(BAD_SPEC)
     if (work / "afile").is_file():
         (work / "afile").write_text("x")

@@ -54,7 +54,6 @@ def test_a_wrong_bound_is_caught_by_the_shape_test():
     """Unclipped SGD has a polynomial tail in 1/δ: Li & Liu's clipped-SGD bound must not pass it."""
     ev = _evaluate(_spec("sgd"))
     shape = {sh.var: sh for sh in ev["shape"]}
-    assert ev["family"].verdict == "violated" or "rejected" in {sh.verdict for sh in ev["shape"]}
     assert shape["1/δ"].verdict == "rejected", shape["1/δ"]
     assert D.exit_code([ev]) == 1
     ok = _evaluate(_spec("clipped_sgd"))

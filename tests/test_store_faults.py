@@ -32,20 +32,10 @@ def sweep():
 
 
 @pytest.fixture(scope="module")
-def ref(sweep, tmp_path_factory):
+def ref(sweep, tmp_path_factory, simulate):
     path = tmp_path_factory.mktemp("ref") / "store"
-    run_sweep(sweep, Store(path), progress=False, say=lambda _: None)
+    simulate(sweep, path)
     return path
-
-
-def same_arrays(a, b):
-    sa, sb = Store(a), Store(b)
-    assert sa.keys() == sb.keys() and sa.keys()
-    for k in sa.keys():
-        xa, xb = sa.arrays(k), sb.arrays(k)
-        assert xa.keys() == xb.keys()
-        for name in xa:
-            np.testing.assert_array_equal(xa[name], xb[name], err_msg=f"{k}:{name}")
 
 
 def cell_files(path):
@@ -121,11 +111,11 @@ def test_damaged_cell_reads_refuse_with_one_line_naming_the_cell(fn, damaged, sw
 
 
 @pytest.mark.parametrize("fn", CELL_DAMAGE + INDEX_DAMAGE + [index_row_deleted], ids=lambda f: f.__name__)
-def test_run_repairs_to_the_undamaged_arrays(fn, damaged, ref, sweep):
+def test_run_repairs_to_the_undamaged_arrays(fn, damaged, ref, sweep, assert_same_stores):
     path = damaged(fn)
     said = []
     done, skipped = run_sweep(sweep, Store(path), progress=False, say=said.append)
-    same_arrays(ref, path)
+    assert_same_stores(ref, path)
     assert Store(path).verify()["damaged"] == []
     if fn in CELL_DAMAGE:
         assert done == 1 and skipped == len(sweep.cells) - 1
@@ -135,7 +125,7 @@ def test_run_repairs_to_the_undamaged_arrays(fn, damaged, ref, sweep):
 
 
 @pytest.mark.parametrize("fn", CELL_DAMAGE + INDEX_DAMAGE + [index_row_deleted], ids=lambda f: f.__name__)
-def test_verify_finds_and_repair_fixes(fn, damaged, ref, sweep):
+def test_verify_finds_and_repair_fixes(fn, damaged, ref, sweep, assert_same_stores):
     path = damaged(fn)
     report = Store(path).verify()
     assert report["damaged"] or report["index"] or report["unindexed"] or fn is delete
@@ -143,7 +133,7 @@ def test_verify_finds_and_repair_fixes(fn, damaged, ref, sweep):
     again = Store(path).verify()
     assert not (again["damaged"] or again["index"] or again["unindexed"] or again["temporaries"])
     run_sweep(sweep, Store(path), progress=False, say=lambda _: None)
-    same_arrays(ref, path)
+    assert_same_stores(ref, path)
 
 
 def test_index_damage_refuses_reads_with_one_line(damaged, sweep):
@@ -216,7 +206,7 @@ def _child(path, mode):
 
 
 @pytest.mark.parametrize("mode", ["rename", "index"])
-def test_sigkill_during_a_write_loses_nothing(mode, ref, sweep, tmp_path):
+def test_sigkill_during_a_write_loses_nothing(mode, ref, sweep, tmp_path, assert_same_stores):
     path = tmp_path / "store"
     proc = _child(path, mode)
     proc.communicate(timeout=300)
@@ -226,10 +216,10 @@ def test_sigkill_during_a_write_loses_nothing(mode, ref, sweep, tmp_path):
     done, _ = run_sweep(sweep, Store(path), progress=False, say=lambda _: None)
     assert not list((path / "cells").glob("*.tmp-*"))  # its writer is dead: cleaned on open
     assert done == len(sweep.cells) - (mode == "index")  # a durable file without its row is re-indexed
-    same_arrays(ref, path)
+    assert_same_stores(ref, path)
 
 
-def test_two_writers_share_the_work_and_lose_nothing(ref, sweep, tmp_path):
+def test_two_writers_share_the_work_and_lose_nothing(ref, sweep, tmp_path, assert_same_stores):
     path = tmp_path / "store"
     Store(path)
     procs = [_child(path, "normal") for _ in range(2)]
@@ -237,10 +227,10 @@ def test_two_writers_share_the_work_and_lose_nothing(ref, sweep, tmp_path):
     assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
     counts = [json.loads(o[0].strip().splitlines()[-1]) for o in outs]
     assert sum(c[0] for c in counts) == len(sweep.cells), counts  # each cell computed exactly once
-    same_arrays(ref, path)
+    assert_same_stores(ref, path)
 
 
-def test_damaged_index_row_is_named_and_repaired(ref, sweep, tmp_path):
+def test_damaged_index_row_is_named_and_repaired(ref, sweep, tmp_path, assert_same_stores):
     import sqlite3
 
     path = tmp_path / "store"
@@ -253,7 +243,7 @@ def test_damaged_index_row_is_named_and_repaired(ref, sweep, tmp_path):
     assert key in Store(path).verify()["unindexed"]
     Store(path).verify(repair=True)
     assert Store(path).verify()["unindexed"] == []
-    same_arrays(ref, path)
+    assert_same_stores(ref, path)
 
 
 @pytest.mark.parametrize("key", ["../../etc/passwd", "", 5, "ABC"])

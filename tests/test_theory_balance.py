@@ -113,5 +113,12 @@ def test_unbounded_and_underdetermined_are_errors():
 
 
 def test_nonlinear_exponent_rejected():
+    # lam = T**(a**2): its term's exponent a**2 is quadratic in the unknown a, so no LP can balance it
+    a = sp.Symbol("a", real=True)
+    with pytest.raises(ValueError, match=r"term 1: exponent a\*\*2 is not linear in the knob exponents"):
+        theory.balance([1 / (eta * T), lam], {eta: a, lam: a ** 2}, "T")
+
+
+def test_free_symbol_without_sample_values_rejected():
     with pytest.raises(ValueError, match="give sample values .* for q"):
         theory.balance([T ** (sp.Symbol("q", positive=True)) / eta], {eta: None}, "T")
