@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import concurrent.futures as _futures
 import math
+import os
 import platform
 import time
 import types
@@ -70,6 +71,10 @@ _POP_RECORDS = RECORDS[4:]
 # Fewest paths per chunk of work handed to a thread (advance_each). Dynamic chunks of a few paths, not one
 # static block per thread: on a shared machine a thread whose core is busy takes fewer chunks.
 _CHUNK = 8
+# Below this cost (steps x (d + 16), about 2 ms of work) a call runs on the calling thread: waking pool
+# threads and passing the GIL around costs more than the parallel part saves (rare-event splitting
+# makes thousands of such calls).
+_POOL_MIN_WORK = 1 << 16
 
 
 
@@ -591,19 +596,33 @@ def advance_each(problem, states, stops):
     threads. Chunks of ``_CHUNK`` paths are handed to whichever thread is free; paths are independent
     and write only their own rows, so the schedule never changes a result."""
     kernel, M = _kernel(problem), states.w.shape[0]
-    args = (np.ascontiguousarray(stops, dtype=np.int64), *problem.kernel_args(), states.w, states.opt_state,
-            states.rng, states.sums, states.ints, states.records)
+    stops = np.ascontiguousarray(stops, dtype=np.int64)
+    args = (stops, *problem.kernel_args(), states.w, states.opt_state, states.rng, states.sums, states.ints,
+            states.records)
+    steps = np.maximum(np.minimum(stops, problem.n_steps + 2) - states.ints[:, _I_T], 0)
+    work = int(steps.sum()) * (problem.objective.dim + 16)  # cost: a step's own overhead is ~16 coordinates
     n_threads = min(numba.get_num_threads(), -(-M // _CHUNK))
-    if n_threads <= 1:
+    if n_threads <= 1 or work < _POOL_MIN_WORK:  # handing work to threads costs more than it saves
         kernel(np.int64(0), np.int64(M), *args)
         return
-    # at least _CHUNK paths and about 2**16 coordinate-steps (a few ms) per call, so that the GIL-holding
-    # call overhead (tens of µs) stays negligible; at most M / (4 threads) for balance
-    per_path = max(1, problem.n_steps * problem.objective.dim)
-    chunk = max(_CHUNK, min(-(-(1 << 16) // per_path), M // (4 * n_threads)))
-    with _futures.ThreadPoolExecutor(n_threads) as pool:
-        for f in [pool.submit(kernel, np.int64(m), np.int64(min(m + chunk, M)), *args) for m in range(0, M, chunk)]:
-            f.result()
+    # at least _CHUNK paths and about _POOL_MIN_WORK of cost per call, so that the GIL-holding call
+    # overhead (tens of µs) stays negligible; at most M / (4 threads) for balance
+    chunk = max(_CHUNK, min(-(-_POOL_MIN_WORK * M // work), M // (4 * n_threads)))
+    pool = _pool(n_threads)
+    for f in [pool.submit(kernel, np.int64(m), np.int64(min(m + chunk, M)), *args) for m in range(0, M, chunk)]:
+        f.result()
+
+
+_POOLS = {}
+
+
+def _pool(n_threads):
+    """A thread pool of ``n_threads`` kept for the process (starting threads per call made rare-event
+    splitting, thousands of short calls, 3x slower); keyed by pid so a forked child makes its own."""
+    key = (os.getpid(), n_threads)
+    if key not in _POOLS:
+        _POOLS[key] = _futures.ThreadPoolExecutor(n_threads, thread_name_prefix="clipsim")
+    return _POOLS[key]
 
 
 def finalise(problem, states):
