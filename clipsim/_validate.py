@@ -73,7 +73,7 @@ def table(name, value):
 def string(name, value, *, nonempty=True):
     """Return ``value`` if it is a (non-empty) string, else raise ValueError."""
     if not isinstance(value, str) or (nonempty and not value.strip()):
-        raise ValueError(f"{name} = {_fmt(value)} is not allowed: must be a non-empty string")
+        raise ValueError(f"{name} = {_fmt(value)} is not allowed: must be a {'non-empty ' if nonempty else ''}string")
     return value
 
 

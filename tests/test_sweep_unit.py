@@ -506,3 +506,14 @@ def test_name_from_a_path_without_a_directory_and_with_capitals():
     s = spec()
     del s["sweep"]["name"]
     assert S.from_spec(s, path="My Sweep.toml").name == "My_Sweep"
+
+
+def test_a_string_field_that_may_be_empty_does_not_ask_for_a_non_empty_one():
+    spec = {"sweep": {"name": "s", "n_steps": 5, "seeds": 2, "description": 3},
+            "objective": {"name": "quadratic", "dim": 2}, "noise": {"family": "gaussian"},
+            "optimizer": {"name": "sgd", "eta": 0.1}}
+    with pytest.raises(ValueError) as e:
+        S.from_spec(spec)
+    assert str(e.value) == "[sweep] description = 3 is not allowed: must be a string"
+    spec["sweep"]["description"] = ""
+    assert S.from_spec(spec).cells  # empty is allowed
