@@ -499,7 +499,7 @@ class PathStates:
 # Kernels specialised to a configuration: compile only the noise sampler (and user pieces) it uses
 # ------------------------------------------------------------------------------------------------
 _SPECIALISED = {}
-_STEP_LOOP = ("_stoch_grad", "_evaluate", "_update", "_advance")  # callees before their callers
+_STEP_LOOP = ("_stoch_grad", "_evaluate", "_update", "_advance")  # the functions a clone replaces
 
 
 def _kernel(problem):
@@ -593,8 +593,9 @@ def advance(problem, states, t_stop=None):
 
 def advance_each(problem, states, stops):
     """Advance each path m in place up to its own step ``stops[m]`` (exclusive), on ``numba.get_num_threads()``
-    threads. Chunks of ``_CHUNK`` paths are handed to whichever thread is free; paths are independent
-    and write only their own rows, so the schedule never changes a result."""
+    threads: chunks of at least ``_CHUNK`` paths go to whichever thread of the process's pool is free,
+    and a call worth less than ``_POOL_MIN_WORK`` runs on the calling thread. Paths are independent and
+    write only their own rows, so the schedule never changes a result."""
     kernel, M = _kernel(problem), states.w.shape[0]
     stops = np.ascontiguousarray(stops, dtype=np.int64)
     args = (stops, *problem.kernel_args(), states.w, states.opt_state, states.rng, states.sums, states.ints,

@@ -498,8 +498,10 @@ def _fill_lomax_entry(code, vector_code, params, state, out, work):
         _fill_lomax(out, work, state, params[0], params[1])
 
 
-_ENTRIES = {GAUSSIAN: _fill_gaussian_entry, STABLE: _fill_stable_entry, PARETO: _fill_pareto_entry,
-            STUDENT_T: _fill_t_entry, LOMAX: _fill_lomax_entry}
+#: i.i.d. family code -> (kernel name, entry point); the name keys the family's cached kernel
+_ENTRIES = {GAUSSIAN: ("gaussian_iid", _fill_gaussian_entry), STABLE: ("stable_iid", _fill_stable_entry),
+            PARETO: ("pareto_iid", _fill_pareto_entry), STUDENT_T: ("t_iid", _fill_t_entry),
+            LOMAX: ("lomax_iid", _fill_lomax_entry)}
 
 
 def fill_entry(code, vector_code):
@@ -508,7 +510,7 @@ def fill_entry(code, vector_code):
     if code == NONE:
         return "none", _fill_none_entry
     if vector_code == IID and code in _ENTRIES:
-        return _ENTRIES[code].py_func.__name__[6:-6] + "_iid", _ENTRIES[code]
+        return _ENTRIES[code]
     return "any", noise_fill
 
 
