@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import os
 
-KERNEL_MODULES = ("_rng.py", "_vmath.py", "noise.py", "objectives.py", "optimizers.py", "_stages.py", "engine.py",
-                  "rare.py")
+KERNEL_MODULES = ("_rng.py", "_vmath.py", "_views.py", "noise.py", "objectives.py", "optimizers.py", "_stages.py",
+                  "engine.py", "rare.py")
 
 
 def _sources_hash(pkg_dir):

@@ -58,6 +58,7 @@ from . import _stages as _st
 from . import user as _user
 from . import optimizers as _opt
 from ._rng import randbelow, root_seed, seed_state
+from ._views import borrow as _borrow
 
 #: per-seed scalar metrics, in kernel column order
 METRICS = ("avg_grad_sq", "min_grad_sq", "final_grad_sq", "final_gap", "final_value", "avg_grad_norm",
@@ -212,8 +213,9 @@ def _copy(dst, src):
 
 @njit(cache=True, inline="always")
 def _carve(block, o, n, stride):
-    """(block[o:o+n], the next offset o + stride): one per-path array on its own 64-byte boundary."""
-    return block[o:o + n], o + stride
+    """(block[o:o+n], the next offset o + stride): one per-path array on its own 64-byte boundary (a
+    borrowed view: ``block`` must outlive it)."""
+    return _borrow(block[o:o + n]), o + stride
 
 
 @njit(cache=True, nogil=True)
@@ -224,6 +226,10 @@ def _advance(m0, m1, stops, ocode, ofp, X, y, f_star, haspop, ncode, nvec, npara
     function, not a per-path one called in a loop: each compiled layer costs Numba another optimisation
     of everything below it, about a second of cold start.)"""
     d, T, G = x0.shape[0], ptab.shape[1], grid.shape[0]
+    ofp, X, y, nparams, pmeta, pcodes, ptab = _borrow(ofp), _borrow(X), _borrow(y), _borrow(nparams), \
+        _borrow(pmeta), _borrow(pcodes), _borrow(ptab)
+    x0, grid, W, OS, RNG, SUMS, INTS, records = _borrow(x0), _borrow(grid), _borrow(W), _borrow(OS), \
+        _borrow(RNG), _borrow(SUMS), _borrow(INTS), _borrow(records)
     for m in range(m0, m1):
         t1 = stops[m]
         t, gi = INTS[m, _I_T], INTS[m, _I_GI]
@@ -250,13 +256,15 @@ def _advance(m0, m1, stops, ocode, ofp, X, y, f_star, haspop, ncode, nvec, npara
         ev, o = _carve(block, o, 5, 8)
         pend, o = _carve(block, o, 4, 2 * stride - 8)
         work, o = _carve(block, o, nwork, (nwork + 7) // 8 * 8)
-        st = block[o:o + S]
-        state = np.empty(8, dtype=np.uint64)[:4]
+        st = _borrow(block[o:o + S])
+        rng_block = np.empty(8, dtype=np.uint64)
+        state = _borrow(rng_block[:4])
         _copy(state, RNG[m])
         _copy(w, W[m])
         _copy(st, OS[m])
         sums = SUMS[m]
-        cnt = np.zeros(2, dtype=np.int64)
+        cnt_block = np.zeros(2, dtype=np.int64)
+        cnt = _borrow(cnt_block)
         cnt[0], cnt[1] = int(sums[_S_NCLIP]), int(sums[_S_NOPS])
         ev[3] = 0.0
         ev[4] = 0.0
@@ -280,6 +288,7 @@ def _advance(m0, m1, stops, ocode, ofp, X, y, f_star, haspop, ncode, nvec, npara
         _copy(RNG[m], state)
         _copy(W[m], w)
         _copy(OS[m], st)
+        block[0], rng_block[4], cnt_block[0] = 0.0, 0, 0  # the owners live until here
 
 
 @njit(cache=True)
