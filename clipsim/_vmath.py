@@ -45,7 +45,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-__all__ = ["fma", "log", "log_dd", "exp", "exp_dd", "expm1", "pow", "sin", "cos", "sincos", "f2i", "i2f"]
+__all__ = ["fma", "log", "log_dd", "exp", "exp_dd", "expm1", "pow", "pow_log", "sin", "cos", "sincos", "f2i", "i2f"]
 
 _jit = njit(cache=True, error_model="numpy", inline="always")
 
@@ -266,12 +266,18 @@ def expm1(x):
 
 
 @_jit
-def pow(x, y):
-    """x^y for finite x > 0 and finite y (exp_dd of y log_dd(x), product exact through fma)."""
+def pow_log(x, y):
+    """y log x as a double-double (h, l), for x > 0 finite: ``pow(x, y) = exp_dd(h, l)``."""
     lh, ll = log_dd(x)
     ph = y * lh
     pl = fma(y, lh, -ph) + y * ll
-    h, l = _two_sum(ph, pl)
+    return _two_sum(ph, pl)
+
+
+@_jit
+def pow(x, y):
+    """x^y for finite x > 0 and finite y (exp_dd of y log_dd(x), product exact through fma)."""
+    h, l = pow_log(x, y)
     return exp_dd(h, l)
 
 
