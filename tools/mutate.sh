@@ -6,7 +6,8 @@
 #   killed / timeout (counted as killed, as mutmut does) / suspicious (the test run ended abnormally, e.g. by
 #   a signal; not counted as killed) / survived / no tests (no selected test reaches it).
 # MODULES="clipsim.sweep theory.parse" restricts the run; JOBS sets the parallel children (default 1: the
-# machine is shared). SURVIVORS=1 reruns only the mutants that survived the last run, or were suspicious (after adding tests).
+# machine is shared). FUNCTIONS="x_holm x_quantile_ci" restricts the run to those functions' mutants
+# (mutmut's names: x_<function>, xǁ<Class>ǁ<method>). SURVIVORS=1 reruns only the mutants that survived the last run, or were suspicious (after adding tests).
 set -uo pipefail
 PY=${PY:-.venv/bin/python}
 MUTMUT="$(dirname "$PY")/mutmut"
@@ -22,6 +23,10 @@ for m in $MODULES; do
     if [ "${SURVIVORS:-0}" = 1 ] && [ -s "mutants/$m.survivors" ]; then
         # shellcheck disable=SC2046
         nice -n 10 "$MUTMUT" run --max-children "${JOBS:-1}" $(cat "mutants/$m.survivors") > "$log.rerun" 2>&1
+    elif [ -n "${FUNCTIONS:-}" ]; then
+        # only the named functions' mutants, e.g. FUNCTIONS="x_holm x_clopper_pearson xǁLoglogSlopeǁcontains"
+        pats=(); for f in $FUNCTIONS; do pats+=("$m.${f}__mutmut_*"); done
+        nice -n 10 "$MUTMUT" run --max-children "${JOBS:-1}" "${pats[@]}" > "$log" 2>&1
     else
         nice -n 10 "$MUTMUT" run --max-children "${JOBS:-1}" "$m.*" > "$log" 2>&1
     fi
