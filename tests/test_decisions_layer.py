@@ -236,3 +236,246 @@ def test_summarize_defaults_and_refusals():
         D.summarize([(cell(), res)], ["zz"])
     assert str(e.value) == "summary: metric 'zz' is not recorded; recorded: a, diverged"
     assert D.summarize([(cell(), res)], ["a"], q="0.5")[0].upper == St.quantile_ci(x, 0.5, 0.95)
+
+
+# ------------------------------------------------------------------ SweepCheck as data
+
+
+def _bc(verdict, delta, k=None, n=40, **kw):
+    fields = dict(verdict=verdict, delta=delta, statistic="0.9-quantile", estimate=1.5, low=1.25, high=1.75,
+                  bound_value=2.0, ratio=0.75, n_seeds=n, reason=f"why {verdict}",
+                  failure=None if k is None else types.SimpleNamespace(estimate=k / n))
+    fields.update(kw)
+    return types.SimpleNamespace(**fields)
+
+
+def _fam(verdict, n_members, n_holds=0, n_inconclusive=0, violated=(), method="M"):
+    return St.FamilyVerdict(verdict, 0.025, n_members, n_holds, n_inconclusive, tuple(violated), method)
+
+
+def _slope(slope, low, high):
+    return St.LoglogSlope(slope, low, high, 0.0, CONF, "median", (1.0, 2.0, 4.0), (1.0, 2.0, 3.0), 10)
+
+
+@pytest.fixture
+def sweep_check():
+    c1 = cell(coords=(("n_steps", 100), ("noise.alpha", 1.5)))
+    c2 = cell(coords=(("n_steps", 300), ("noise.alpha", 1.5)))
+    b0 = types.SimpleNamespace(name="b_zero")
+    b1 = types.SimpleNamespace(name="b_one")
+    held = St.CellTest("n_steps=300", "violated", types.SimpleNamespace(estimate=0.3, low=0.2, high=0.4),
+                       5.0, 4.0, 1.25)
+    ev0 = D.CheckResult(b0, {"bound": "b_zero"}, metric="final_gap",
+                        cells=[(c1, _bc("holds", 0.1, k=2, n=40)), (c2, _bc("violated", None, n=30))],
+                        family=_fam("violated", 2, 1, 0, ("n_steps=300",), "Holm"),
+                        shape=[St.ShapeTest("n_steps", 0.5, 0.25, 0.75, "rejected", (), (), (), 2, CONF, 10)],
+                        rates=[D.RateRow("noise.alpha=1.5", "n_steps", _slope(-0.25, -0.5, 0.0), -0.5, 0.25),
+                               D.RateRow("all", "n_steps", _slope(-0.25, -0.5, 0.0), -0.5, 0.2499)])
+    ev1 = D.CheckResult(b1, {"bound": "b_one"}, calibration=[
+        (0.1, "C_opt", types.SimpleNamespace(C=3.5), types.SimpleNamespace(cells=(held,))),
+        (0.01, "C_opt", types.SimpleNamespace(C=math.inf), None)],
+        family=_fam("holds", 1, 1))
+    ev2 = D.CheckResult(types.SimpleNamespace(name="b<two>"), {}, family=_fam("inconclusive", 3, 1, 2))
+    sweep = types.SimpleNamespace(name="sw<1>")
+    return D.SweepCheck(sweep, (ev0, ev1, ev2), [("c1", None), ("c2", None)]), c1, c2
+
+
+def test_sweep_check_rows_every_field(sweep_check):
+    sc, c1, c2 = sweep_check
+    z = {"check": 0, "bound": "b_zero"}
+    want = [
+        {**z, "kind": "cell", "cell": "n_steps=100, noise.alpha=1.5", "n_steps": 100, "noise.alpha": 1.5,
+         "delta": 0.1, "verdict": "holds", "statistic": "0.9-quantile", "estimate": 1.5, "low": 1.25, "high": 1.75,
+         "bound_value": 2.0, "ratio": 0.75, "p_fail": 0.05, "n_seeds": 40, "reason": "why holds"},
+        {**z, "kind": "cell", "cell": "n_steps=300, noise.alpha=1.5", "n_steps": 300, "noise.alpha": 1.5,
+         "delta": None, "verdict": "violated", "statistic": "0.9-quantile", "estimate": 1.5, "low": 1.25,
+         "high": 1.75, "bound_value": 2.0, "ratio": 0.75, "p_fail": None, "n_seeds": 30, "reason": "why violated"},
+        {**z, "kind": "family", "verdict": "violated", "n_members": 2, "reason": "Holm"},
+        {**z, "kind": "shape", "cell": "n_steps", "verdict": "rejected", "estimate": 0.5, "low": 0.25, "high": 0.75},
+        {**z, "kind": "rate", "cell": "noise.alpha=1.5", "verdict": "within", "estimate": -0.25, "low": -0.5,
+         "high": 0.0, "bound_value": -0.5},
+        {**z, "kind": "rate", "cell": "all", "verdict": "outside", "estimate": -0.25, "low": -0.5, "high": 0.0,
+         "bound_value": -0.5},
+        {"check": 1, "bound": "b_one", "kind": "held_out", "cell": "n_steps=300", "delta": 0.1, "verdict": "violated",
+         "estimate": 5.0, "bound_value": 4.0, "ratio": 1.25, "p_fail": 0.3, "low": 0.2, "high": 0.4,
+         "constant": "C_opt", "constant_value": 3.5},
+        {"check": 1, "bound": "b_one", "kind": "family", "verdict": "holds", "n_members": 1, "reason": "M"},
+        {"check": 2, "bound": "b<two>", "kind": "family", "verdict": "inconclusive", "n_members": 3, "reason": "M"},
+    ]
+    rows = sc.rows()
+    assert len(rows) == len(want)
+    for got, exp in zip(rows, want):
+        assert got == exp and list(got) == list(exp)
+
+
+def test_sweep_check_summary_views(sweep_check, monkeypatch):
+    sc, _, _ = sweep_check
+    assert sc.families == [("b_zero", sc.checks[0].family), ("b_one", sc.checks[1].family),
+                           ("b<two>", sc.checks[2].family)]
+    assert sc._tally() == "1 holds, 1 violated, 1 inconclusive"
+    assert sc.exit_code == 1  # a violated family (and a rate outside its tolerance)
+    assert repr(sc) == ("SweepCheck('sw<1>': 3 checks, 2 cells; families: 1 holds, 1 violated, 1 inconclusive; "
+                        "exit code 1)")
+    assert sc._repr_html_() == (
+        "<p><b>SweepCheck sw&lt;1&gt;</b>: 3 checks, exit code 1</p><table><tr><th>bound</th><th>family verdict</th>"
+        "<th>members</th><th>violated / hold / inconclusive</th></tr>"
+        "<tr><td>b_zero</td><td><b>violated</b></td><td>2</td><td>1 / 1 / 0</td></tr>"
+        "<tr><td>b_one</td><td><b>holds</b></td><td>1</td><td>0 / 1 / 0</td></tr>"
+        "<tr><td>b&lt;two&gt;</td><td><b>inconclusive</b></td><td>3</td><td>0 / 1 / 2</td></tr></table>")
+    df = sc.to_frame()
+    assert len(df) == 9 and list(df["kind"]) == [r["kind"] for r in sc.rows()]
+    assert list(df.columns)[:5] == ["check", "bound", "kind", "cell", "n_steps"]
+    seen = []
+    import clipsim.report
+    monkeypatch.setattr(clipsim.report, "render", lambda *a: seen.append(a) or ("TEXT", 7))
+    assert sc.to_markdown() == "TEXT" and seen == [(sc.sweep, sc.checks, sc.results)]
+
+
+def test_sweep_check_tally_counts_and_none():
+    def sc(*verdicts):
+        checks = tuple(D.CheckResult(types.SimpleNamespace(name=f"b{i}"), {}, family=_fam(v, 1))
+                       for i, v in enumerate(verdicts))
+        return D.SweepCheck(types.SimpleNamespace(name="s"), checks)
+    assert sc("holds", "holds", "inconclusive")._tally() == "2 holds, 1 inconclusive"
+    assert sc("violated", "violated")._tally() == "2 violated"
+    assert sc()._tally() == "none" and sc().exit_code == 0
+    empty = D.SweepCheck(types.SimpleNamespace(name="s"), (D.CheckResult(types.SimpleNamespace(name="b"), {}),))
+    assert empty._tally() == "none" and empty.families == [] and empty.rows() == []
+    assert repr(sc("holds")) == "SweepCheck('s': 1 checks, 0 cells; families: 1 holds; exit code 0)"
+    assert sc("holds", "inconclusive").exit_code == 3
+
+
+def test_to_frame_without_pandas_is_a_one_line_error(sweep_check, monkeypatch):
+    import sys
+    sc, _, _ = sweep_check
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ValueError) as e:
+        sc.to_frame()
+    assert str(e.value) == "SweepCheck.to_frame needs pandas: pip install 'clipsim[frames]'"
+
+
+def test_check_result_item_access():
+    r = D.CheckResult("b", {"x": 1}, metric="m")
+    assert r["metric"] == "m" and r.get("note") == "" and r.get("nope") is None and r.get("nope", 5) == 5
+    assert r["cells"] == [] and r.get("family", 3) is None
+
+
+# ------------------------------------------------------------------ run_check: per-cell verdicts
+
+
+HP = {"name": "hp_sqrt", "expr": "C*log(1/delta)*T**(-1/2)", "quantity": "final_gap", "kind": "high_probability"}
+
+
+def hp_value(C, delta, T):
+    return C * math.log(1 / delta) / math.sqrt(T)
+
+
+def fail_result(T, k, n=100, delta=0.1, C=1.0, seed_diverged=()):
+    """final_gap = 0.5 B(delta) on n - k seeds and 2 B(delta) on k seeds: exactly k failures at delta."""
+    B = hp_value(C, delta, T)
+    q = np.full(n, 0.5 * B)
+    q[:k] = 2 * B
+    div = np.zeros(n, bool)
+    div[list(seed_diverged)] = True
+    return FakeResult({"final_gap": q, "max_dist": np.arange(n, dtype=float), "diverged": div},
+                      tv={"T": T})
+
+
+def grid(ks, delta=0.1, n=100, extra=(), C=1.0):
+    """[(cell, result)] over n_steps = 100, 400, 1600 with k failures each (independent seeds)."""
+    out = []
+    for i, (T, k) in enumerate(zip((100, 400, 1600), ks)):
+        coords = (("n_steps", T),) + tuple(extra)
+        out.append((cell(coords=coords, variables={"n_steps": T}, seed=10 + i), fail_result(T, k, n, delta, C)))
+    return out
+
+
+def test_run_check_per_cell_verdicts_where_and_family():
+    res = grid([0, 30, 8])
+    spec = {"bound": HP, "delta": 0.1, "values": {"C": 1.0}, "where": {"n_steps": [100, 400]}}
+    ev = D.run_check(spec, res)
+    assert [c for c, _ in ev.cells] == [res[0][0], res[1][0]]  # 1600 is not selected by where
+    assert [(bc.failure.k, bc.verdict, bc.confidence) for _, bc in ev.cells] == [
+        (0, "holds", 0.95), (30, "violated", 0.95)]
+    assert [bc.bound_value for _, bc in ev.cells] == [pytest.approx(hp_value(1, 0.1, T)) for T in (100, 400)]
+    assert ev.family.verdict == "violated" and ev.family.n_members == 2
+    assert ev.family.violated == ("n_steps=400, δ=0.1",)
+    assert (ev.metric, ev.note, ev.calibration, ev.rates, ev.growth, ev.summary, ev.shape, ev.rare) == (
+        "final_gap", "", [], [], [], [], [], {})
+    assert ev.bound.name == "hp_sqrt" and ev.spec is spec
+
+
+def test_run_check_every_delta_and_confidence():
+    res = grid([0, 30, 8])
+    ev = D.run_check({"bound": HP, "delta": [0.1, 0.5], "values": {"C": 1.0}, "confidence": 0.9}, res)
+    got = [(dict(c.coords)["n_steps"], bc.delta, bc.failure.k, bc.verdict, bc.confidence) for c, bc in ev.cells]
+    # at delta = 0.5 the bound is log(2)/log(10) as large: the 0.5 B(0.1) values still pass? 0.5 log 10 = 1.15
+    # > log 2 = 0.69: every seed fails at delta = 0.5
+    assert got == [(100, 0.1, 0, "holds", 0.9), (400, 0.1, 30, "violated", 0.9), (1600, 0.1, 8,
+                   cp_verdict(8, 100, 0.1, 0.9), 0.9),
+                   (100, 0.5, 100, "violated", 0.9), (400, 0.5, 100, "violated", 0.9),
+                   (1600, 0.5, 100, "violated", 0.9)]
+    assert ev.family.n_members == 6 and ev.family.level == pytest.approx(0.05)
+    assert ev.family.violated == ("n_steps=400, δ=0.1", "n_steps=100, δ=0.5", "n_steps=400, δ=0.5",
+                                  "n_steps=1600, δ=0.5")
+
+
+def test_run_check_per_cell_on_another_metric_and_on_a_record():
+    res = grid([0, 0, 0])
+    # max_dist = seed index 0..99 > B everywhere but the few smallest: k = number of i > B
+    ev = D.run_check({"bound": HP, "delta": 0.1, "values": {"C": 1.0}, "metric": "max_dist"}, res)
+    assert ev.metric == "max_dist"
+    assert [bc.failure.k for _, bc in ev.cells] == [
+        int(np.sum(np.arange(100) > hp_value(1, 0.1, T))) for T in (100, 400, 1600)]
+    rec = FakeResult({"final_gap": np.zeros(40), "diverged": np.zeros(40, bool)},
+                     records={"gap": np.zeros((40, 2))}, record_steps=[2, 5], tv={"T": 100})
+    bt = {"name": "bt", "expr": "C*log(1/delta)/t", "quantity": "final_gap", "kind": "high_probability",
+          "rate_var": "t"}
+    ev = D.run_check({"bound": bt, "delta": 0.5, "values": {"C": 1.0}, "metric": "gap"}, [(cell(), rec)])
+    assert [c.coords for c, _ in ev.cells] == [(("n_steps", 100), ("t", 1)), (("n_steps", 100), ("t", 4))]
+    assert [bc.bound_value for _, bc in ev.cells] == [pytest.approx(math.log(2)), pytest.approx(math.log(2) / 4)]
+    assert ev.family.n_members == 2
+    for extra in ({"calibrate": {"n_steps": 100}}, {"rate": "n_steps"}, {"growth": True}):
+        with pytest.raises(ValueError) as e:
+            D.run_check({"bound": bt, "delta": 0.5, "values": {"C": 1.0}, "metric": "gap", **extra}, [(cell(), rec)])
+        assert str(e.value) == "[[check]] bt: metric 'gap' is a record: only per-cell checks (no calibrate, rate or growth)"
+    # an empty selection: no verdicts and no error
+    ev = D.run_check({"bound": bt, "delta": 0.5, "values": {"C": 1.0}, "metric": "gap", "rate": None,
+                      "where": {"n_steps": 7}}, [(cell(), rec)])
+    assert ev.cells == [] and ev.family is None
+
+
+def test_run_check_summary_section():
+    res = grid([0, 30, 8])
+    ev = D.run_check({"bound": HP, "metric": ["max_dist", "final_gap"], "statistic": 0.8, "confidence": 0.9,
+                      "where": {"n_steps": 400}}, res)
+    assert [(r.cell, r.metric) for r in ev.summary] == [(res[1][0], "max_dist"), (res[1][0], "final_gap")]
+    x = np.arange(100.0)
+    assert ev.summary[0].upper == St.quantile_ci(x, 0.8, 0.9) and ev.summary[0].median == St.quantile_ci(x, 0.5, 0.9)
+    assert ev.note == "Per-cell summary of `max_dist`, `final_gap` (no verdicts)."
+    assert ev.metric == "max_dist, final_gap" and ev.cells == [] and ev.family is None
+    for stat in ("median", None):
+        spec = {"bound": HP, "metric": ["max_dist"], **({"statistic": stat} if stat else {})}
+        assert D.run_check(spec, res[:1])["summary"][0].upper == St.quantile_ci(x, 0.9, 0.95)
+    for extra, bad in (({"delta": 0.1}, "delta"), ({"calibrate": {}}, "calibrate"), ({"rate": "n_steps"}, "rate"),
+                       ({"growth": True, "delta": 0.1}, "delta, growth")):
+        with pytest.raises(ValueError) as e:
+            D.run_check({"bound": HP, "metric": ["max_dist"], **extra}, res)
+        assert str(e.value) == (f"[[check]] hp_sqrt: metric = ['max_dist'] (a list) asks for a per-cell summary: "
+                                f"needs metric names and no {bad}")
+    for metric in ([], ["max_dist", 3]):
+        with pytest.raises(ValueError) as e:
+            D.run_check({"bound": HP, "metric": metric}, res)
+        assert str(e.value).endswith("needs metric names and no delta, calibrate, rate or growth")
+
+
+def test_run_check_shape_only_note_and_no_per_cell_checks():
+    res = grid([0, 30, 8])
+    for extra in ({"rate": "n_steps", "n_boot": 50}, {"shape": "n_steps", "delta": 0.1, "n_boot": 50}):
+        ev = D.run_check({"bound": HP, **extra}, res)
+        assert ev.note == "Per-cell verdicts need a value for C (or `calibrate`); this check tests the shape only."
+        assert ev.cells == [] and ev.family is None and ev.calibration == []
+    with pytest.raises(ValueError, match="hidden constant"):  # no value, no shape test: per-cell needs C
+        D.run_check({"bound": HP, "delta": 0.1}, res)
+    ev = D.run_check({"bound": HP, "delta": 0.1, "values": {"C": 1.0}, "rate": "n_steps", "n_boot": 50}, res)
+    assert ev.note == "" and len(ev.cells) == 3
