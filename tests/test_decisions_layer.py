@@ -479,3 +479,100 @@ def test_run_check_shape_only_note_and_no_per_cell_checks():
         D.run_check({"bound": HP, "delta": 0.1}, res)
     ev = D.run_check({"bound": HP, "delta": 0.1, "values": {"C": 1.0}, "rate": "n_steps", "n_boot": 50}, res)
     assert ev.note == "" and len(ev.cells) == 3
+
+
+# ------------------------------------------------------------------ run_check: rates, growth
+
+
+def rate_results(order=(2, 0, 1)):
+    """final_gap = base / T with one fixed positive base sample: the median's log-log slope in T is -1 exactly.
+    Two groups (alpha = 1.25, 2.0); cells given out of order."""
+    base = np.random.default_rng(0).lognormal(size=60)
+    out = []
+    for g, a in enumerate((1.25, 2.0)):
+        for i in order:
+            T = (100, 400, 1600)[i]
+            c = cell(coords=(("n_steps", T), ("noise.alpha", a)), variables={"n_steps": T, "alpha": a},
+                     seed=100 + 10 * g + i,
+                     optimizer={"name": "clipped_sgd", "eta": {"kind": "horizon", "c": 0.5, "a": -0.5}, "clip": 1.0})
+            out.append((c, FakeResult({"final_gap": base / T, "diverged": np.zeros(60, bool)}, tv={"T": T})))
+    return out
+
+
+RATE_BOUND = {"name": "rate_b", "expr": "C*eta*T**(-1/alpha)", "quantity": "final_gap", "kind": "expectation"}
+
+
+def test_run_check_rate_per_group_with_schedule_and_alpha():
+    res = rate_results()
+    ev = D.run_check({"bound": RATE_BOUND, "rate": "n_steps", "values": {"alpha": {"expr": "alpha"}},
+                      "n_boot": 200, "confidence": 0.9, "statistic": 0.75}, res)
+    assert [(r.group, r.var, r.tolerance) for r in ev.rates] == [("noise.alpha=1.25", "n_steps", 0.05),
+                                                                 ("noise.alpha=2.0", "n_steps", 0.05)]
+    # theory: eta = 0.5 T^(-1/2) as run, so the exponent is -1/2 - 1/alpha
+    assert [r.theory for r in ev.rates] == [pytest.approx(-1.3, abs=1e-12), pytest.approx(-1.0, abs=1e-12)]
+    samples = [res[j][1].metrics["final_gap"] for j in (1, 2, 0)]
+    want = St.loglog_slope([100, 400, 1600], samples, statistic=0.75, confidence=0.9, n_boot=200, seed=0)
+    for r in ev.rates:
+        assert r.slope == want
+    assert want.slope == pytest.approx(-1.0, abs=1e-12)
+    assert [r.within for r in ev.rates] == [False, True]
+    assert ev.cells == [] and ev.family is None
+
+
+def test_run_check_rate_defaults_single_group_and_refusals():
+    res = [(c, r) for c, r in rate_results() if dict(c.coords)["noise.alpha"] == 2.0]
+    res = [(dataclass_replace(c, coords=c.coords[:1]), r) for c, r in res]
+    ev = D.run_check({"bound": RATE_BOUND, "rate": "n_steps", "values": {"alpha": 2.0}, "tolerance": 0.3}, res)
+    (r,) = ev.rates
+    assert (r.group, r.tolerance, r.theory) == ("all", 0.3, pytest.approx(-1.0, abs=1e-12))
+    assert (r.slope.statistic, r.slope.confidence, r.slope.n_boot, r.slope.x) == ("median", 0.95, 1000,
+                                                                                  (100.0, 400.0, 1600.0))
+    with pytest.raises(ValueError) as e:
+        D.run_check({"bound": RATE_BOUND, "rate": "objective.d", "values": {"alpha": 2.0}}, res)
+    assert str(e.value) == ("[[check]] rate_b: rate = 'objective.d' is not allowed: must be one of n_steps, "
+                            "objective.n, optimizer.batch")
+
+
+def dataclass_replace(obj, **kw):
+    import dataclasses
+    return dataclasses.replace(obj, **kw)
+
+
+def test_run_schedule():
+    import sympy as sp
+    T = sp.Symbol("T", positive=True)
+    c = cell(optimizer={"name": "clipped_sgd", "eta": {"kind": "horizon", "c": 0.5, "a": -0.5},
+                        "clip": {"kind": "horizon", "c": 2, "a": 0.25}})
+    assert D._run_schedule(c, "n_steps") == {"eta": sp.Rational(1, 2) * T ** sp.Rational(-1, 2),
+                                             "lam": 2 * T ** sp.Rational(1, 4)}
+    assert D._run_schedule(c, "objective.n") is None
+    c = cell(optimizer={"name": "sgd", "eta": 0.25, "clip": True})
+    assert D._run_schedule(c, "n_steps") == {"eta": sp.Rational(1, 4)}
+    c = cell(optimizer={"name": "sgd", "eta": {"kind": "constant", "value": 0.1}, "clip": 3})
+    assert D._run_schedule(c, "n_steps") == {"lam": 3}
+    assert D._run_schedule(cell(optimizer={"name": "sgd"}), "n_steps") is None
+
+
+def growth_results():
+    x = np.random.default_rng(7).pareto(3.0, size=400) + 1.0
+    div = np.zeros(400, bool)
+    return [(cell(seed=1), FakeResult({"final_gap": x, "diverged": div}, tv={"T": 100}))]
+
+
+def test_run_check_growth_per_cell():
+    res = growth_results()
+    deltas = [0.2, 0.1, 0.05]
+    ev = D.run_check({"bound": HP, "growth": True, "delta": [None, *deltas], "confidence": 0.9}, res)
+    ((c, g),) = ev.growth
+    assert c is res[0][0]
+    import warnings
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always", St.ClipsimWarning)
+        want = St.delta_growth(deltas, np.where(res[0][1].metrics["diverged"], np.inf, res[0][1].metrics["final_gap"]),
+                               confidence=0.9)
+    assert g.decision == want.decision and g.gpd.xi == want.gpd.xi and g.deltas == want.deltas
+    for bad in ([0.1, 0.05], [None, 0.1, 0.05], 0.1):
+        with pytest.raises(ValueError) as e:
+            D.run_check({"bound": HP, "growth": True, "delta": bad}, res)
+        assert str(e.value) == "[[check]] hp_sqrt: growth needs a list of at least 3 deltas"
+    assert D.run_check({"bound": HP, "growth": False, "delta": 0.1, "values": {"C": 1.0}}, res).growth == []
