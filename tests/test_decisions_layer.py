@@ -34,7 +34,7 @@ class FakeResult:
 
 
 def cell(coords=(("n_steps", 100),), variables=None, seed=1, noise=None, optimizer=None):
-    config = {"seed": seed, "noise": noise or {"family": "gaussian", "sigma": 1.0},
+    config = {"seed": seed, "noise": noise or {"family": "gaussian", "scale": 1.0},
               "optimizer": optimizer or {"name": "clipped_sgd", "eta": 0.1, "clip": 1.0}}
     return Cell("s", tuple(coords), dict(variables if variables is not None else dict(coords)), config)
 
@@ -576,3 +576,93 @@ def test_run_check_growth_per_cell():
             D.run_check({"bound": HP, "growth": True, "delta": bad}, res)
         assert str(e.value) == "[[check]] hp_sqrt: growth needs a list of at least 3 deltas"
     assert D.run_check({"bound": HP, "growth": False, "delta": 0.1, "values": {"C": 1.0}}, res).growth == []
+
+
+# ------------------------------------------------------------------ calibration across cells
+
+
+def calib_results(n_cal=100):
+    """Calibration cell n_steps = 100: final_gap = B0 i / 10 (i = 1..n), seed 0 diverged; held out: 400 all 0
+    but one diverged seed (k = 1: holds), 1600 all 1e9 (violated)."""
+    B0 = hp_value(1.0, 0.1, 100)
+    q_cal = B0 * np.arange(1.0, n_cal + 1) / 10
+    d_cal = np.zeros(n_cal, bool)
+    d_cal[0] = True
+    d400 = np.zeros(100, bool)
+    d400[5] = True
+    data = [(100, q_cal, d_cal), (400, np.zeros(100), d400), (1600, np.full(100, 1e9), np.zeros(100, bool))]
+    return [(cell(coords=(("n_steps", T),), variables={"n_steps": T}, seed=20 + i),
+             FakeResult({"final_gap": q, "diverged": d}, tv={"T": T})) for i, (T, q, d) in enumerate(data)]
+
+
+def test_calibration_split_and_calibrate_and_test():
+    res = calib_results()
+    spec = {"bound": HP, "calibrate": {"n_steps": 100}}
+    name, cal_cells, test_cells = D.calibration_split(spec, res, 0.1)
+    assert name == "C" and [c.label for c in cal_cells] == ["n_steps=100"]
+    assert [c.label for c in test_cells] == ["n_steps=400", "n_steps=1600"]
+    assert cal_cells[0].bound == pytest.approx(hp_value(1.0, 0.1, 100))
+    assert [c.bound for c in test_cells] == [pytest.approx(hp_value(1.0, 0.1, T)) for T in (400, 1600)]
+    assert cal_cells[0].values[0] == math.inf and test_cells[0].values[5] == math.inf
+    name, cal, test = D.calibrate_and_test(spec, res, 0.1, confidence=0.8)
+    q = np.where(res[0][1].metrics["diverged"], np.inf, res[0][1].metrics["final_gap"])
+    want = St.calibrate_constant([St.Cell(q, hp_value(1.0, 0.1, 100), "n_steps=100")], 0.1, 0.8)
+    assert cal.C == pytest.approx(want.C, rel=1e-12) and cal.confidence == 0.8 and cal.delta == 0.1
+    assert cal.C != pytest.approx(St.calibrate_constant([St.Cell(q, hp_value(1.0, 0.1, 100))], 0.1).C, rel=1e-12)
+    assert (test.C, test.delta) == (cal.C, 0.1)
+    assert [(c.label, c.verdict, c.failure.k) for c in test.cells] == [("n_steps=400", "holds", 1),
+                                                                      ("n_steps=1600", "violated", 100)]
+    assert (test.cells[0].failure.low, test.cells[0].failure.high) == St.clopper_pearson(1, 100, 0.8)
+    _, cal95, test95 = D.calibrate_and_test(spec, res, 0.1)
+    assert cal95.confidence == 0.95 and test95.cells[0].failure.high == St.clopper_pearson(1, 100, 0.95)[1]
+
+
+def test_calibration_with_too_few_seeds_gives_no_test():
+    res = calib_results(n_cal=20)  # 20 < min_seeds_to_certify(0.1) = 35: C = inf
+    name, cal, test = D.calibrate_and_test({"bound": HP, "calibrate": {"n_steps": 100}}, res, 0.1)
+    assert cal.C == math.inf and test is None
+    fam = D.calibration_family([(0.1, name, cal, test)], CONF)
+    assert (fam.verdict, fam.n_members, fam.n_inconclusive) == ("inconclusive", 1, 1)
+
+
+def test_run_check_calibrate_every_delta_and_family():
+    res = calib_results()
+    ev = D.run_check({"bound": HP, "calibrate": {"n_steps": 100}, "delta": [0.1, 0.05], "confidence": 0.9}, res)
+    assert [(d, n) for d, n, _, _ in ev.calibration] == [(0.1, "C"), (0.05, "C")]
+    for d, _, cal, test in ev.calibration:
+        assert cal.confidence == 0.9 and cal.delta == d and test.delta == d
+    assert ev.cells == [] and ev.note == ""
+    fam = ev.family
+    assert fam.n_members == 4 and fam.verdict == "violated"
+    assert fam.violated == ("n_steps=1600, δ=0.1", "n_steps=1600, δ=0.05")
+    assert fam == D.calibration_family(ev.calibration, 0.9)
+    with pytest.raises(ValueError) as e:
+        D.run_check({"bound": HP, "calibrate": {"n_steps": 7}, "delta": 0.1}, res)
+    assert str(e.value) == ("[[check]] hp_sqrt: calibrate = {'n_steps': 7} leaves 0 calibration and 3 held-out "
+                            "cells; need at least one of each")
+    with pytest.raises(ValueError) as e:
+        D.run_check({"bound": HP, "calibrate": {"n_steps": [100, 400, 1600]}, "delta": 0.1}, res)
+    assert str(e.value).endswith("leaves 3 calibration and 0 held-out cells; need at least one of each")
+    shared = [(dataclass_replace(c, config={**c.config, "seed": 5}), r) for c, r in res]
+    with pytest.raises(ValueError, match=r"^\[\[check\]\] hp_sqrt: calibrate needs cells with independent draws"):
+        D.run_check({"bound": HP, "calibrate": {"n_steps": 100}, "delta": 0.1}, shared)
+
+
+def test_calibration_family_members_and_pvalues():
+    res = calib_results()
+    spec = {"bound": HP, "calibrate": {"n_steps": 100}}
+    entries = [(d, *D.calibrate_and_test(spec, res, d)) for d in (0.1, 0.05)]
+    # at delta = 0.05 the 95% upper end of the 0.95-quantile is the largest value, the diverged seed: C = inf
+    assert St.quantile_ci(np.r_[np.inf, np.arange(2.0, 101.0)], 0.95, CONF).high == math.inf
+    assert entries[1][2].C == math.inf and entries[1][3] is None and math.isfinite(entries[0][2].C)
+    fam = D.calibration_family(entries, CONF)
+    assert (fam.verdict, fam.n_members, fam.n_holds, fam.n_inconclusive) == ("violated", 3, 1, 1)
+    assert fam.violated == ("n_steps=1600, δ=0.1",)
+    # k = 1 of 100 at delta = 0.05: p = P(Bin(100, 0.05) >= 1) = 1 - 0.95^100 is not small: not violated
+    one = [(0.05, "C", entries[1][2], types.SimpleNamespace(cells=(types.SimpleNamespace(
+        label="x", verdict="inconclusive", failure=types.SimpleNamespace(k=9, n=100)),)))]
+    # P(Bin(100, 0.05) >= 9) = 0.063 > 0.025: not violated; at k = 11 it is 0.0115 < 0.025: violated
+    assert D.calibration_family(one, CONF).verdict == "inconclusive"
+    one[0][3].cells[0].failure.k = 11
+    f = D.calibration_family(one, CONF)
+    assert f.verdict == "violated" and f.violated == ("x, δ=0.05",)
