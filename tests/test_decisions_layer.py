@@ -666,3 +666,115 @@ def test_calibration_family_members_and_pvalues():
     one[0][3].cells[0].failure.k = 11
     f = D.calibration_family(one, CONF)
     assert f.verdict == "violated" and f.violated == ("x, δ=0.05",)
+
+
+# ------------------------------------------------------------------ shape tests
+
+
+SHAPE_B = {"name": "shape_b", "expr": "C*T*delta", "quantity": "final_gap", "kind": "high_probability"}
+DELTAS2 = [0.25, 0.125]
+
+
+def shape_results(extra=(), seeds=(30, 31, 32)):
+    rng = np.random.default_rng(3)
+    out = []
+    for i, T in enumerate((100, 400, 1600)):
+        q = rng.lognormal(size=80) * T ** 0.3
+        div = np.zeros(80, bool)
+        div[i] = True
+        out.append((cell(coords=(("n_steps", T),) + tuple(extra), variables={"n_steps": T, "alpha": 1.25 + 0.25 * i},
+                         seed=seeds[i]), FakeResult({"final_gap": q, "diverged": div}, tv={"T": T})))
+    return out
+
+
+def shape_members(results, var, C=1.0):
+    members = []
+    for c, r in results:
+        q = np.where(r.metrics["diverged"], np.inf, r.metrics["final_gap"])
+        T = c.variables["n_steps"]
+        for d in DELTAS2:
+            if var == "delta":
+                x, group = 1 / d, c.key
+            else:
+                x, group = dict(c.coords).get(var, c.variables.get(var.split(".")[-1])), (
+                    tuple((p, v) for p, v in c.coords if p != var), d)
+            members.append((f"{c.label()}, δ={d:g}", c.key, q, C * T * d, d, x, group))
+    return members
+
+
+def same_shape(got, want):
+    assert (got.var, got.verdict, got.labels, got.x, got.n_groups, got.confidence, got.n_boot) == (
+        want.var, want.verdict, want.labels, want.x, want.n_groups, want.confidence, want.n_boot)
+    assert (got.slope, got.low, got.high) == pytest.approx((want.slope, want.low, want.high), rel=1e-9)
+    assert got.ratios == pytest.approx(want.ratios, rel=1e-12)
+
+
+@pytest.mark.parametrize("var, label, n_groups", [("n_steps", "n_steps", 2), ("delta", "1/δ", 3)])
+def test_shape_test_matches_the_trend_of_its_members(var, label, n_groups):
+    res = shape_results(extra=(("noise.alpha", 1.5),))
+    spec = {"bound": SHAPE_B, "delta": [None, *DELTAS2], "n_boot": 200}
+    got = D.shape_test(spec, D.resolve_bound(SHAPE_B), res, var, conf=0.9)
+    want = St.shape_trend(shape_members(res, var), label, 0.9, 200, seed=0)
+    same_shape(got, want)
+    assert got.n_groups == n_groups and got.x[:2] == pytest.approx((100, 100) if var == "n_steps" else (4, 8))
+    assert got.labels[:2] == ("n_steps=100, noise.alpha=1.5, δ=0.25", "n_steps=100, noise.alpha=1.5, δ=0.125")
+
+
+def test_shape_test_uses_the_calibrated_constant_and_defaults():
+    res = shape_results()
+    b = D.resolve_bound(SHAPE_B)
+    cal = [(0.25, "C", types.SimpleNamespace(C=2.5), None), (0.125, "C_x", types.SimpleNamespace(C=math.inf), None)]
+    got = D.shape_test({"bound": SHAPE_B, "delta": DELTAS2}, b, res, "n_steps", cal)
+    want = St.shape_trend(shape_members(res, "n_steps", C=2.5), "n_steps", 0.95, 1000, seed=0)
+    same_shape(got, want)
+    assert got.n_boot == 1000 and got.confidence == 0.95
+    # a value given wins over the fitted one
+    got = D.shape_test({"bound": SHAPE_B, "delta": DELTAS2, "values": {"C": 4.0}, "n_boot": 50}, b, res, "n_steps",
+                       cal)
+    same_shape(got, St.shape_trend(shape_members(res, "n_steps", C=4.0), "n_steps", 0.95, 50, seed=0))
+
+
+def test_shape_test_by_variable_name_and_refusals():
+    res = shape_results()
+    b = D.resolve_bound(SHAPE_B)
+    # 'noise.alpha' is not a grid coordinate here; its last component is a cell variable (1.25, 1.5, 1.75)
+    bare = [(dataclass_replace(c, coords=()), r) for c, r in res]
+    got = D.shape_test({"bound": SHAPE_B, "delta": DELTAS2, "n_boot": 50}, b, bare, "noise.alpha")
+    assert got.x == pytest.approx((1.25, 1.25, 1.5, 1.5, 1.75, 1.75)) and got.var == "noise.alpha"
+    same_shape(got, St.shape_trend(shape_members(bare, "noise.alpha"), "noise.alpha", 0.95, 50, seed=0))
+    with pytest.raises(ValueError) as e:
+        D.shape_test({"bound": SHAPE_B, "delta": DELTAS2}, b, res, "optimizer.batch")
+    assert str(e.value) == ("[[check]] shape_b: shape = 'optimizer.batch' is not a numeric grid value of cell "
+                            "[n_steps=100]")
+    with pytest.raises(ValueError) as e:
+        D.shape_test({"bound": SHAPE_B}, b, res, "n_steps")
+    assert str(e.value) == "[[check]] shape_b: shape needs delta"
+    with pytest.raises(ValueError) as e:
+        D.shape_test({"bound": SHAPE_B, "delta": DELTAS2}, b, shape_results(seeds=(1, 2, 1)), "n_steps")
+    assert str(e.value) == ("[[check]] shape_b: shape needs cells with independent draws, but cells [n_steps=100] "
+                            "and [n_steps=1600] share streams (seed 1): set [sweep] streams = \"independent\"")
+
+
+def test_shape_vars_and_run_check_shapes():
+    b = D.resolve_bound(SHAPE_B)
+    assert D._shape_vars({"shape": "n_steps"}, b) == ["n_steps"]
+    assert D._shape_vars({"shape": ["n_steps", "delta"]}, b) == ["n_steps", "delta"]
+    assert D._shape_vars({}, b) == []
+    with pytest.raises(ValueError) as e:
+        D._shape_vars({"shape": ["n_steps", 3]}, b)
+    assert str(e.value) == ("[[check]] shape_b: shape = ['n_steps', 3] is not allowed: must be grid names or "
+                            "'delta'")
+    with pytest.raises(ValueError) as e:
+        D._shape_vars({"shape": "n_steps"}, D.resolve_bound(RATE_BOUND))
+    assert str(e.value) == "[[check]] rate_b: shape = ['n_steps'] needs a high-probability bound (with delta)"
+    res = shape_results()
+    ev = D.run_check({"bound": SHAPE_B, "delta": DELTAS2, "shape": ["n_steps", "delta"], "n_boot": 50,
+                      "confidence": 0.9}, res)
+    assert [s.var for s in ev.shape] == ["n_steps", "1/δ"]
+    same_shape(ev.shape[0], St.shape_trend(shape_members(res, "n_steps"), "n_steps", 0.9, 50, seed=0))
+    same_shape(ev.shape[1], St.shape_trend(shape_members(res, "delta"), "1/δ", 0.9, 50, seed=0))
+    cal = D.run_check({"bound": SHAPE_B, "delta": DELTAS2, "shape": "n_steps", "n_boot": 50,
+                       "calibrate": {"n_steps": 100}}, res)
+    C = cal.calibration[-1][2].C  # one constant scales every ratio: the last finite fit is used
+    assert math.isfinite(C) and C != cal.calibration[0][2].C
+    same_shape(cal.shape[0], St.shape_trend(shape_members(res, "n_steps", C=C), "n_steps", 0.95, 50, seed=0))
