@@ -778,3 +778,138 @@ def test_shape_vars_and_run_check_shapes():
     C = cal.calibration[-1][2].C  # one constant scales every ratio: the last finite fit is used
     assert math.isfinite(C) and C != cal.calibration[0][2].C
     same_shape(cal.shape[0], St.shape_trend(shape_members(res, "n_steps", C=C), "n_steps", 0.95, 50, seed=0))
+
+
+# ------------------------------------------------------------------ symmetric noise, own bounds
+
+
+def test_refuse_asymmetric_noise():
+    sym = types.SimpleNamespace(name="sym", symmetric_noise=True)
+    lomax = {"family": "lomax", "tail_index": 2.5}
+    res = [(cell(seed=1), None), (cell(coords=(("n_steps", 300),), seed=2, noise=lomax), None)]
+    with pytest.raises(ValueError) as e:
+        D._refuse_asymmetric(sym, res)
+    assert str(e.value) == ("[[check]] sym is proved for symmetric noise only; cell [n_steps=300] has asymmetric "
+                            "noise lomax(tail_index=2.5, scale=1, vector='iid'): restrict the check with `where`")
+    assert D._refuse_asymmetric(sym, res[:1]) is None
+    assert D._refuse_asymmetric(types.SimpleNamespace(name="any", symmetric_noise=False), res) is None
+    assert D._refuse_asymmetric(types.SimpleNamespace(name="plain"), res) is None
+
+
+def test_run_check_refuses_asymmetric_noise_after_where():
+    n = 100
+    mk = lambda T, seed, noise=None: (cell(coords=(("n_steps", T),), seed=seed, noise=noise),  # noqa: E731
+                                      FakeResult({"avg_grad_sq": np.zeros(n), "diverged": np.zeros(n, bool)},
+                                                 tv={"T": T}))
+    res = [mk(100, 1), mk(300, 2, {"family": "lomax", "tail_index": 2.5})]
+    spec = {"bound": "armacki_2025_symmetric_noise", "delta": 0.1, "values": {"C_opt": 1.0}}
+    with pytest.raises(ValueError, match=r"^\[\[check\]\] armacki_2025_symmetric_noise is proved for symmetric "
+                                         r"noise only; cell \[n_steps=300\]"):
+        D.run_check(spec, res)
+    ev = D.run_check({**spec, "where": {"n_steps": 100}}, res)
+    assert [(c.coords, bc.verdict) for c, bc in ev.cells] == [((("n_steps", 100),), "holds")]
+
+
+def test_resolve_bound_and_bound_name():
+    import theory
+    assert D.resolve_bound("armacki_2025_symmetric_noise") is theory.get("armacki_2025_symmetric_noise")
+    assert D.bound_name("armacki_2025_symmetric_noise") == "armacki_2025_symmetric_noise"
+    table = {"name": "own", "expr": "C*log(1/delta)*T**(-1/2)", "quantity": "final_gap", "kind": "high_probability",
+             "hidden": ["C"]}
+    b = D.resolve_bound(table)
+    assert (b.name, b.quantity, b.kind, b.delta.name, [h.name for h in b.hidden_constants]) == (
+        "own", "final_gap", "high_probability", "delta", ["C"])
+    assert D.resolve_bound(dict(table)) is b and D.bound_name(table) == "own"
+    assert table["hidden"] == ["C"] and "delta" not in table  # the spec's table is not changed
+    e_b = D.resolve_bound({"name": "own_e", "expr": "C*T**(-1/2)", "quantity": "final_gap", "kind": "expectation"})
+    assert e_b.delta is None and e_b.rate_var == "T"
+    cases = [
+        ("nope_bound", "[[check]] bound = 'nope_bound' is not allowed: unknown bound 'nope_bound'"),
+        (3, "[[check]] bound = 3 is not allowed: must be a registry name or a table {name, expr, quantity, kind}"),
+        ({**table, "zz": 1}, "[[check]] bound: unknown key 'zz': valid keys are name, expr, quantity, kind, delta, "
+                             "hidden, valid_when, schedule, defaults, rate_var, description"),
+        ({"name": "x", "expr": "C*T"}, "[[check]] bound: missing key(s) quantity, kind (an own bound needs name, "
+                                       "expr, quantity, kind)"),
+        ({**table, "expr": "C*T + foo"}, "[[check]] bound 'own': parse_bound: unknown name 'foo'"),
+        ({**table, "hidden": ["C_2"]}, "[[check]] bound 'own': hidden = ['C_2'] is not allowed: the expression's "
+                                       "hidden constants are ['C']"),
+        ({**table, "expr": "log(1/delta)*T**(-1/2)"}, "[[check]] bound 'own': hidden = ['C'] is not allowed: the "
+                                                      "expression's hidden constants are none"),
+    ]
+    for spec_bound, msg in cases:
+        with pytest.raises(ValueError) as e:
+            D.resolve_bound(spec_bound)
+        assert str(e.value).startswith(msg), str(e.value)
+    with pytest.raises(ValueError) as e:
+        D.resolve_bound(3, where="[[figure]] bound")
+    assert str(e.value).startswith("[[figure]] bound = 3 is not allowed")
+    with pytest.raises(ValueError) as e:
+        D.resolve_bound({**table, "kind": 5})
+    assert str(e.value).startswith("[[check]] bound 'own': ")
+
+
+# ------------------------------------------------------------------ check_sweep / load_results
+
+
+def sweep_spec(checks=True):
+    spec = {"sweep": {"name": "t_dec", "seeds": 100, "seed": 4},
+            "objective": {"name": "quadratic", "dim": 2}, "noise": {"family": "gaussian", "scale": 1.0},
+            "optimizer": {"name": "clipped_sgd", "eta": 0.1, "clip": 1.0},
+            "grid": {"n_steps": [100, 400]}}
+    if checks:
+        spec["check"] = [{"bound": HP, "delta": 0.1, "values": {"C": 1.0}},
+                         {"bound": HP, "delta": 0.1, "values": {"C": 1.0}, "where": {"n_steps": 400}}]
+    return spec
+
+
+def fake_store(sweep, ks):
+    from clipsim.store import Store
+
+    class MemStore(Store):
+        def __init__(self):
+            self.path = "mem://"
+            self.data = {c.key: fail_result(dict(c.coords)["n_steps"], k) for c, k in zip(sweep.cells, ks)}
+
+        def has(self, key):
+            return key in self.data
+
+        def load(self, key):
+            return self.data[key]
+    return MemStore()
+
+
+def test_check_sweep_from_a_spec_a_sweep_or_a_path(tmp_path, spec_toml):
+    from clipsim import sweep as S
+    sw = S.from_spec(sweep_spec())
+    store = fake_store(sw, [0, 30])
+    path = tmp_path / "s.toml"
+    path.write_text(spec_toml(sweep_spec()))
+    for source in (sw, sweep_spec(), str(path)):
+        sc = D.check_sweep(source, store)
+        assert sc.sweep.name == "t_dec" and [c for c, _ in sc.results] == list(sw.cells)
+        assert [r for _, r in sc.results] == [store.data[c.key] for c in sw.cells]
+        assert len(sc.checks) == 2
+        assert [(bc.failure.k, bc.verdict) for _, bc in sc.checks[0].cells] == [(0, "holds"), (30, "violated")]
+        assert [(bc.failure.k, bc.verdict) for _, bc in sc.checks[1].cells] == [(30, "violated")]
+        assert sc.exit_code == 1 and sc._tally() == "2 violated"
+    assert D.check_sweep(sw, fake_store(sw, [0, 0])).exit_code == 0
+
+
+def test_check_sweep_refusals(tmp_path):
+    from clipsim import sweep as S
+    from clipsim.store import Store
+    sw = S.from_spec(sweep_spec())
+    with pytest.raises(ValueError) as e:
+        D.check_sweep(sw, str(tmp_path / "st"))
+    assert str(e.value) == (f"2 of 2 cells of sweep 't_dec' are not in store {Store(tmp_path / 'st').path}: "
+                            "run `clipsim run` first")
+    half = fake_store(sw, [0, 0])
+    del half.data[sw.cells[1].key]
+    with pytest.raises(ValueError) as e:
+        D.load_results(sw, half)
+    assert str(e.value) == "1 of 2 cells of sweep 't_dec' are not in store mem://: run `clipsim run` first"
+    with pytest.raises(ValueError) as e:
+        D.check_sweep(sweep_spec(checks=False), half)
+    assert str(e.value) == "sweep 't_dec' declares no [[check]] tables"
+    full = fake_store(sw, [3, 4])
+    assert D.load_results(sw, full) == [(c, full.data[c.key]) for c in sw.cells]
