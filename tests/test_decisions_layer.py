@@ -98,6 +98,8 @@ def test_as_quantity_view():
     assert v.noise == "N" and D._AsQuantity(types.SimpleNamespace(metrics={}), "q", [1]).noise is None
     assert v.theory_values() == {"T": 5} and res.calls == [None]
     assert v.theory_values(1.5) == {"T": 5, "alpha": 1.5} and res.calls == [None, 1.5]
+    plain = D._AsQuantity(types.SimpleNamespace(metrics={}, theory_values=lambda: {"T": 7}), "q", [1])
+    assert plain.theory_values() == {"T": 7}  # a result whose theory_values takes no alpha
 
 
 def test_is_record_and_metric():
@@ -217,6 +219,9 @@ def test_summarize_fields():
     assert (a.maximum, a.n_diverged, a.n_seeds) == (math.inf, 2, 100)
     assert (b.mean, b.maximum, b.n_diverged, b.n_seeds) == (2.0, math.inf, 1, 100)
     assert b.median.estimate == 2.0 and b.upper.estimate == 2.0
+    # flags given as 0.0 / 1.0 (e.g. read back from a table) mean the same
+    res.metrics["diverged"] = div.astype(float)
+    assert D.summarize([(c, res)], ["a", "b"], q=0.8, confidence=0.9) == rows
 
 
 def test_summarize_defaults_and_refusals():
@@ -551,6 +556,13 @@ def test_run_schedule():
     c = cell(optimizer={"name": "sgd", "eta": {"kind": "constant", "value": 0.1}, "clip": 3})
     assert D._run_schedule(c, "n_steps") == {"lam": 3}
     assert D._run_schedule(cell(optimizer={"name": "sgd"}), "n_steps") is None
+    # floats become rationals (never sqrt(2) or a Float), so the exponent's limit is exact
+    c = cell(optimizer={"name": "sgd", "eta": {"kind": "horizon", "c": math.sqrt(2), "a": -math.sqrt(0.5)},
+                        "clip": math.sqrt(2)})
+    out = D._run_schedule(c, "n_steps")
+    coeff, expo = out["eta"].as_coeff_exponent(T)
+    assert isinstance(coeff, sp.Rational) and isinstance(expo, sp.Rational) and isinstance(out["lam"], sp.Rational)
+    assert float(coeff) == pytest.approx(math.sqrt(2)) and float(expo) == pytest.approx(-math.sqrt(0.5))
 
 
 def growth_results():
@@ -665,7 +677,36 @@ def test_calibration_family_members_and_pvalues():
     assert D.calibration_family(one, CONF).verdict == "inconclusive"
     one[0][3].cells[0].failure.k = 11
     f = D.calibration_family(one, CONF)
-    assert f.verdict == "violated" and f.violated == ("x, δ=0.05",)
+    assert f.verdict == "violated" and f.violated == ("x, δ=0.05",) and f.level == pytest.approx(0.025)
+    assert D.calibration_family(one, 0.9).level == pytest.approx(0.05)
+    # a delta without a test does not stop the members of the next delta
+    fam = D.calibration_family(entries[::-1], CONF)
+    assert (fam.verdict, fam.n_members, fam.n_holds, fam.n_inconclusive) == ("violated", 3, 1, 1)
+
+
+def test_calibration_split_with_run_values_another_metric_and_two_free_constants():
+    res = [(c, FakeResult({"m": r.metrics["final_gap"], "diverged": r.metrics["diverged"]}, tv={**r.tv, "L": 2.0}))
+           for c, r in calib_results()]  # no metric named after the bound's quantity
+    gb = {**HP, "name": "hp_g", "expr": "C*G*log(1/delta)*T**(-1/2)"}
+    spec = {"bound": gb, "calibrate": {"n_steps": 100}, "metric": "m", "values": {"G": {"expr": "L"}}}
+    name, cal_cells, test_cells = D.calibration_split(spec, res, 0.1)
+    assert name == "C" and cal_cells[0].bound == pytest.approx(2 * hp_value(1.0, 0.1, 100))
+    assert [c.bound for c in test_cells] == [pytest.approx(2 * hp_value(1.0, 0.1, T)) for T in (400, 1600)]
+    two = {**HP, "name": "hp_2", "expr": "C*log(1/delta)*T**(-1/2) + C_2"}
+    with pytest.raises(ValueError) as e:
+        D.calibration_split({"bound": two, "calibrate": {"n_steps": 100}}, res, 0.1)
+    assert str(e.value) == ("[[check]] hp_2: calibrate needs exactly one hidden constant without a value; "
+                            "hidden: C, C_2")
+
+
+def test_shape_test_with_run_values_another_metric_and_coordinates_first():
+    res = [(dataclass_replace(c, variables={"n_steps": 7, "alpha": 1.0}),
+            FakeResult({"m": r.metrics["final_gap"], "diverged": r.metrics["diverged"]}, tv={**r.tv, "L": 2.0}))
+           for c, r in shape_results()]  # a grid coordinate wins over a variable of the same name
+    spec = {"bound": SHAPE_B, "delta": DELTAS2, "metric": "m", "values": {"C": {"expr": "L"}}, "n_boot": 50}
+    got = D.shape_test(spec, D.resolve_bound(SHAPE_B), res, "n_steps")
+    same_shape(got, St.shape_trend(shape_members(res, "n_steps", C=2.0, metric="m"), "n_steps", 0.95, 50, seed=0))
+    assert got.x == pytest.approx((100, 100, 400, 400, 1600, 1600))
 
 
 # ------------------------------------------------------------------ shape tests
@@ -687,11 +728,11 @@ def shape_results(extra=(), seeds=(30, 31, 32)):
     return out
 
 
-def shape_members(results, var, C=1.0):
+def shape_members(results, var, C=1.0, metric="final_gap"):
     members = []
     for c, r in results:
-        q = np.where(r.metrics["diverged"], np.inf, r.metrics["final_gap"])
-        T = c.variables["n_steps"]
+        q = np.where(r.metrics["diverged"], np.inf, r.metrics[metric])
+        T = r.tv["T"]
         for d in DELTAS2:
             if var == "delta":
                 x, group = 1 / d, c.key
@@ -810,8 +851,11 @@ def test_run_check_refuses_asymmetric_noise_after_where():
     assert [(c.coords, bc.verdict) for c, bc in ev.cells] == [((("n_steps", 100),), "holds")]
 
 
-def test_resolve_bound_and_bound_name():
+def test_resolve_bound_and_bound_name(monkeypatch):
+    import datetime
+
     import theory
+    monkeypatch.setattr(D, "_INLINE_CACHE", {})  # parse here, whatever other tests resolved before
     assert D.resolve_bound("armacki_2025_symmetric_noise") is theory.get("armacki_2025_symmetric_noise")
     assert D.bound_name("armacki_2025_symmetric_noise") == "armacki_2025_symmetric_noise"
     table = {"name": "own", "expr": "C*log(1/delta)*T**(-1/2)", "quantity": "final_gap", "kind": "high_probability",
@@ -820,6 +864,11 @@ def test_resolve_bound_and_bound_name():
     assert (b.name, b.quantity, b.kind, b.delta.name, [h.name for h in b.hidden_constants]) == (
         "own", "final_gap", "high_probability", "delta", ["C"])
     assert D.resolve_bound(dict(table)) is b and D.bound_name(table) == "own"
+    assert D.resolve_bound(dict(reversed(table.items()))) is b  # one cache entry whatever the key order
+    assert len(D._INLINE_CACHE) == 1
+    dated = D.resolve_bound({**table, "name": "own_d", "description": datetime.date(2024, 5, 1)})  # a TOML date
+    assert dated.name == "own_d" and D.resolve_bound({**table, "name": "own_d",
+                                                      "description": datetime.date(2024, 5, 1)}) is dated
     assert table["hidden"] == ["C"] and "delta" not in table  # the spec's table is not changed
     e_b = D.resolve_bound({"name": "own_e", "expr": "C*T**(-1/2)", "quantity": "final_gap", "kind": "expectation"})
     assert e_b.delta is None and e_b.rate_var == "T"
