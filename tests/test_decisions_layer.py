@@ -176,6 +176,23 @@ def test_per_cell_record_step_s_is_t_equal_s_minus_one():
     assert [bc.failure.k for _, bc in out] == [50, 100, 100]
 
 
+def test_per_cell_record_start_is_skipped_only_for_a_bound_in_t():
+    """Log-spaced record grids start at step 1 (w_1, t = 0), where a bound in t (a positive symbol) cannot
+    be evaluated: that step is skipped for such a bound (it used to raise 't = 0 is not allowed') and
+    kept for a bound without t."""
+    res = record_result()
+    res.record_steps = np.array([1, 4, 10])
+    spec = {"bound": "bt", "metric": "gap", "values": {"C": 1.0}}
+    out = D._per_cell(spec, bound(), cell(), res, 0.25, CONF)
+    assert [(dict(c.coords)["t"], bc.bound_value, bc.failure.k) for c, bc in out] == [(3, 4.0, 100), (9, 10.0, 100)]
+    flat = D._per_cell({**spec, "values": {"C": 2.0}}, bound(expr="4*C*delta", rate_var="delta"), cell(), res,
+                       0.25, CONF)
+    assert [(dict(c.coords)["t"], bc.bound_value, bc.failure.k) for c, bc in flat] == [(0, 2.0, 50), (3, 2.0, 100),
+                                                                                       (9, 2.0, 100)]
+    two = FakeResult(res.metrics, records=res.records, record_steps=[2, 4, 10])
+    assert [dict(c.coords)["t"] for c, _ in D._per_cell(spec, bound(), cell(), two, 0.25, CONF)] == [1, 3, 9]
+
+
 def test_per_cell_metric_other_than_the_quantity():
     b = bound(expr="4*C*delta", rate_var="delta")
     n = 100
