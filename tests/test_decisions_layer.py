@@ -600,6 +600,11 @@ def test_run_check_growth_per_cell():
         want = St.delta_growth(deltas, np.where(res[0][1].metrics["diverged"], np.inf, res[0][1].metrics["final_gap"]),
                                confidence=0.9)
     assert g.decision == want.decision and g.gpd.xi == want.gpd.xi and g.deltas == want.deltas
+    assert (g.gpd.xi_low, g.gpd.xi_high) == (want.gpd.xi_low, want.gpd.xi_high)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always", St.ClipsimWarning)
+        at95 = St.delta_growth(deltas, res[0][1].metrics["final_gap"])
+    assert at95.gpd.xi_high != g.gpd.xi_high  # the interval depends on the confidence passed
     for bad in ([0.1, 0.05], [None, 0.1, 0.05], 0.1):
         with pytest.raises(ValueError) as e:
             D.run_check({"bound": HP, "growth": True, "delta": bad}, res)
@@ -979,3 +984,59 @@ def test_check_sweep_refusals(tmp_path):
     assert str(e.value) == "sweep 't_dec' declares no [[check]] tables"
     full = fake_store(sw, [3, 4])
     assert D.load_results(sw, full) == [(c, full.data[c.key]) for c in sw.cells]
+
+
+# ------------------------------------------------------------------ more run_check paths: rare, n, notes
+
+
+def test_run_check_rare_gets_the_bound_value_of_each_cell(monkeypatch):
+    import clipsim.rare
+    seen = []
+
+    def fake_rare(spec, metric, results, bound_value, confidence):
+        seen.append((spec, metric, results, confidence))
+        return {"verdict": "holds", "B": [bound_value(c, r, d) for c, r in results for d in (0.1, 0.01)]}
+    monkeypatch.setattr(clipsim.rare, "rare_check", fake_rare)
+    res = [(c, FakeResult(r.metrics, tv={**r.tv, "L": 3.0})) for c, r in grid([0, 0, 0])]
+    spec = {"bound": HP, "delta": [0.1], "values": {"C": {"expr": "L * n_steps / 100"}}, "rare": "splitting",
+            "confidence": 0.9, "where": {"n_steps": [400, 1600]}}
+    ev = D.run_check(spec, res)
+    assert seen == [(spec, "final_gap", res[1:], 0.9)]
+    assert ev.rare["verdict"] == "holds"
+    assert ev.rare["B"] == [pytest.approx(hp_value(3 * T / 100, d, T), rel=1e-12) for T in (400, 1600)
+                            for d in (0.1, 0.01)]
+    assert D.run_check({**spec, "rare": ""}, res).rare == {} and len(seen) == 1
+
+
+def test_run_check_rate_in_n_with_two_other_coordinates_and_run_values():
+    base = np.random.default_rng(1).lognormal(size=40)
+    res = []
+    for i, n in enumerate((10, 40, 160)):
+        c = cell(coords=(("objective.n", n), ("noise.alpha", 1.5), ("optimizer.eta", 0.1)),
+                 variables={"n": n}, seed=200 + i)
+        res.append((c, FakeResult({"final_gap": base / np.sqrt(n), "diverged": np.zeros(40, bool)},
+                                  tv={"T": 100, "n": n, "L": 4.0})))
+    nb = {"name": "n_b", "expr": "C*n**(-1/alpha)", "quantity": "final_gap", "kind": "expectation", "rate_var": "n"}
+    ev = D.run_check({"bound": nb, "rate": "objective.n", "values": {"alpha": {"expr": "L / 2"}}, "n_boot": 50}, res)
+    (r,) = ev.rates
+    assert (r.group, r.var, r.theory) == ("noise.alpha=1.5, optimizer.eta=0.1", "objective.n", pytest.approx(-0.5))
+    assert r.slope.slope == pytest.approx(-0.5, abs=1e-12) and r.slope.x == (10.0, 40.0, 160.0) and r.within
+
+
+def test_run_check_notes_and_free_constants_with_values():
+    res = grid([0, 0, 0])
+    two = {**HP, "name": "hp_two", "expr": "C*C_2*log(1/delta)*T**(-1/2)"}
+    ev = D.run_check({"bound": two, "rate": "n_steps", "n_boot": 50}, res)
+    assert ev.note == ("Per-cell verdicts need a value for C, C_2 (or `calibrate`); this check tests the shape "
+                       "only.")
+    # a hidden constant with a value is not the one calibrated
+    calib = calib_results()
+    ev = D.run_check({"bound": two, "calibrate": {"n_steps": 100}, "delta": 0.1, "values": {"C_2": 2.0}}, calib)
+    ((_, name, cal, _),) = ev.calibration
+    B0 = 2 * hp_value(1.0, 0.1, 100)
+    q = np.where(calib[0][1].metrics["diverged"], np.inf, calib[0][1].metrics["final_gap"])
+    assert name == "C" and cal.C == pytest.approx(St.calibrate_constant([St.Cell(q, B0)], 0.1).C, rel=1e-12)
+
+
+def test_bound_name_does_not_resolve_a_registry_name():
+    assert D.bound_name("not_a_registered_bound") == "not_a_registered_bound"
