@@ -460,7 +460,8 @@ def test_run_check_per_cell_on_another_metric_and_on_a_record():
     for extra in ({"calibrate": {"n_steps": 100}}, {"rate": "n_steps"}, {"growth": True}):
         with pytest.raises(ValueError) as e:
             D.run_check({"bound": bt, "delta": 0.5, "values": {"C": 1.0}, "metric": "gap", **extra}, [(cell(), rec)])
-        assert str(e.value) == "[[check]] bt: metric 'gap' is a record: only per-cell checks (no calibrate, rate or growth)"
+        assert str(e.value) == ("[[check]] bt: metric 'gap' is a record: only per-cell checks (no calibrate, rate "
+                                "or growth)")
     # an empty selection: no verdicts and no error
     ev = D.run_check({"bound": bt, "delta": 0.5, "values": {"C": 1.0}, "metric": "gap", "rate": None,
                       "where": {"n_steps": 7}}, [(cell(), rec)])
