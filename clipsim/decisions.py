@@ -32,7 +32,8 @@ Mapping metrics to a bound's quantity, and values:
   "loss", ``metric = "max_dist"`` for a bound on the "distance" from the start;
 - ``metric`` may name a *record* (``clipsim.engine.RECORDS``, e.g. ``"gap"``): a trajectory bound is
   then checked per cell at every record step s, with the expression variable ``t = s - 1`` (the
-  number of updates before the recorded iterate w_s; w_1 is the start), one row per (cell, t);
+  number of updates before the recorded iterate w_s; w_1 is the start), one row per (cell, t); a bound
+  in ``t`` skips the start (t = 0), which log-spaced record grids always include;
 - expressions in ``values`` may use the run's :meth:`SimResult.theory_values` (``Delta``, ``mu``,
   ``eta``, ``lam``, ``L``, ``n``, ...) besides the grid variables and ``[vars]`` (these win).
 
@@ -149,9 +150,12 @@ def _per_cell_redo(spec, bound, cell, res, delta, conf):
     name = spec.get("metric", bound.quantity)
     if _is_record(spec, bound, res):
         rec = np.asarray(res.records[name], dtype=float)
+        uses_t = any(sym.name == "t" for sym in bound.expr.free_symbols)
         out = []
         for j, s in enumerate(np.asarray(res.record_steps).tolist()):
             t = int(s) - 1
+            if t < 1 and uses_t:  # the start w_1 (t = 0): a bound in t (t > 0) says nothing there
+                continue
             vals = {"t": t, **_cell_values(spec, cell, res, {"t": t})}
             col = np.where(res.metrics["diverged"], np.inf, rec[:, j])
             view = _AsQuantity(res, bound.quantity, col)
