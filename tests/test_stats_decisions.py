@@ -266,6 +266,8 @@ def test_failure_probability_threshold_is_strict_and_validated():
     assert fp.k == 2
     with refuses(esc("threshold = nan is not allowed: must be a real number in [-inf, inf]")):
         St.failure_probability([1.0], float("nan"))
+    with refuses(esc("values has 0 values: at least 1 needed")):
+        St.failure_probability([], 1.0)
 
 
 # ------------------------------------------------------------------ certification, p-values, Holm
@@ -308,7 +310,10 @@ def test_holm_refusals_and_extremes():
     for lev in (0.0, 1.0):
         with refuses(esc(f"level = {lev!r} is not allowed: must be a real number in (0.0, 1.0)")):
             St.holm([0.5], lev)
-    assert St.holm([0.0, 1.0], 0.05).tolist() == [True, False]
+    out = St.holm([0.0, 1.0], 0.05)
+    assert out.dtype == np.bool_ and out.tolist() == [True, False]
+    # exact rationals (e.g. from an exact binomial sum) are p-values too
+    assert St.holm([Fraction(1, 100), Fraction(1, 2)], 0.05).tolist() == [True, False]
     assert St.holm(np.array([[0.01, 0.2]]), 0.05).tolist() == [True, False]  # flattened
     assert St.holm([], 0.05).tolist() == []
     # ties step down together: thresholds 0.05/2 then 0.05
@@ -399,9 +404,9 @@ def test_calibrate_constant_fields_and_str():
     n, delta, conf = 100, 0.1, 0.6
     up = ranks(n, 1 - delta, conf)[1]  # X_(u) = u for values 1..n
     a, b = np.arange(1.0, n + 1), 3 * np.arange(1.0, n + 1)
-    cal = St.calibrate_constant([St.Cell(b, 4.0, "b"), St.Cell(a, 2.0, "a")], delta, conf)
+    cal = St.calibrate_constant([St.Cell(a, 2.0, "a"), St.Cell(b, 4.0, "b")], delta, conf)
     assert (cal.C, cal.delta, cal.confidence, cal.binding) == (3 * up / 4.0, delta, conf, "b")
-    assert cal.per_cell == (("b", 3 * up / 4.0), ("a", up / 2.0))
+    assert cal.per_cell == (("a", up / 2.0), ("b", 3 * up / 4.0))
     assert str(cal) == f"C = {3 * up / 4.0:.4g} (binding cell b, delta = 0.1)"
     assert str(St.calibrate_constant([St.Cell(a, 7.0, "z")], 0.05, 0.6)) == \
         f"C = {ranks(n, 0.95, 0.6)[1] / 7.0:.4g} (binding cell z, delta = 0.05)"
@@ -450,7 +455,13 @@ def test_test_calibrated_confidence_reaches_every_cell():
     """10/100 failures at delta = 0.05: CP low at 90% is above 0.05 (violated), at 99.9% below it."""
     cells = [_held_out(100, 10, label="x")]
     assert cp(10, 100, 0.9)[0] > 0.05 > cp(10, 100, 0.999)[0]
-    assert St.test_calibrated(1.0, cells, 0.05, 0.9).cells[0].verdict == "violated"
+    res = St.test_calibrated(1.0, cells, 0.05, 0.9)
+    assert res.cells[0].verdict == "violated"
+    # the family level follows the confidence too: P(Bin(100, 0.05) >= 10) lies between the one-sided
+    # levels of 95% (0.025) and 90% (0.05), so Holm over this one cell rejects at 90% only
+    pval = 1 - cdf(9, 100, 0.05)
+    assert 0.025 < pval <= 0.05
+    assert res.verdict == "violated"
     res = St.test_calibrated(1.0, cells, 0.05, 0.999)
     assert res.cells[0].verdict == "inconclusive" and res.cells[0].failure.confidence == 0.999
     # default 95%: CP low for 10/100 is 0.049 < 0.05 < CP low at 90% (0.055)
