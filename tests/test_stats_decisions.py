@@ -604,3 +604,24 @@ def test_loglog_slope_contains_both_ends_and_validates():
         St.slope_test(0.5, 0.5)
     with refuses(esc("result = NoneType is not allowed: must be a LoglogSlope")):
         St.slope_test(None, 0.5)
+
+
+# ------------------------------------------------------------------ statistic and seed arguments of the bootstraps
+
+def test_statistic_names_and_quantiles():
+    assert St._statistic("median") == (0.5, "median")
+    assert St._statistic(0.9) == (0.9, "q0.9")
+    with refuses(esc("statistic = 'mean' is not allowed: must be one of 'median'")):
+        St._statistic("mean")
+    for q in (0.0, 1.0):
+        with refuses(esc(f"statistic = {q!r} is not allowed: must be a real number in (0.0, 1.0)")):
+            St._statistic(q)
+
+
+def test_rng_from_a_seed_or_a_generator():
+    gen = np.random.default_rng(5)
+    assert St._rng(gen) is gen
+    assert St._rng(7).integers(0, 2**62, 4).tolist() == np.random.default_rng(7).integers(0, 2**62, 4).tolist()
+    assert St._rng(0).integers(0, 2**62, 4).tolist() == np.random.default_rng(0).integers(0, 2**62, 4).tolist()
+    with refuses(esc("seed = -1 is not allowed: must be an integer in [0, inf]")):
+        St._rng(-1)
