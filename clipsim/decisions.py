@@ -150,7 +150,7 @@ def _per_cell_redo(spec, bound, cell, res, delta, conf):
     name = spec.get("metric", bound.quantity)
     if _is_record(spec, bound, res):
         rec = np.asarray(res.records[name], dtype=float)
-        uses_t = any(sym.name == "t" for sym in bound.expr.free_symbols)
+        uses_t = "t" in bound.symbols
         out = []
         for j, s in enumerate(np.asarray(res.record_steps).tolist()):
             t = int(s) - 1

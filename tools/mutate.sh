@@ -7,7 +7,8 @@
 #   a signal; not counted as killed) / survived / no tests (no selected test reaches it).
 # MODULES="clipsim.sweep theory.parse" restricts the run; JOBS sets the parallel children (default 1: the
 # machine is shared). FUNCTIONS="x_holm x_quantile_ci" restricts the run to those functions' mutants
-# (mutmut's names: x_<function>, xǁ<Class>ǁ<method>). SURVIVORS=1 reruns only the mutants that survived the last run, or were suspicious (after adding tests).
+# (mutmut's names: x_<function>, xǁ<Class>ǁ<method>). SURVIVORS=1 reruns only the mutants that survived
+# the last run, or were suspicious (after adding tests).
 set -uo pipefail
 PY=${PY:-.venv/bin/python}
 MUTMUT="$(dirname "$PY")/mutmut"
