@@ -920,8 +920,8 @@ def delta_growth(deltas, values, confidence=0.95, n_boot=400, seed=0, threshold_
 
     Decision (only on positive evidence): ``"polynomial"`` if both lower ends (``kappa_low``,
     ``xi_low``) are > 0; ``"polylog"`` if the GPD shape interval lies at or below ``margin``
-    (default 0: an exponential-type or lighter tail, so every quantile grows at most like
-    log(1/delta)); otherwise ``"inconclusive"`` with ``seeds_to_decide``, the seed count at which
+    (default 0.1; margin 0 admits only an exponential-type or lighter tail, whose every quantile
+    grows at most like log(1/delta)); otherwise ``"inconclusive"`` with ``seeds_to_decide``, the seed count at which
     the interval that came closest would clear its threshold if the estimate stayed put
     (interval widths scale as 1/sqrt(n)). Absence of evidence is never "polylog". The tail shape
     decides over ``kappa`` because the regression is misspecified for polylogs with an offset
