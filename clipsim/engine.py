@@ -418,15 +418,22 @@ class SimResult:
 
 
 def warmup():
-    """Compile (or load) the cached kernels with tiny runs: ``make venv`` calls it after installing, so the
-    first real ``simulate`` in a fresh environment loads machine code instead of compiling it. One kernel
-    per built-in noise family (i.i.d.), one for no noise and the generic one (radial vectors); each
-    serves every built-in objective and chain. Returns the seconds taken."""
+    """Compile (or load) every built-in piece with tiny runs: ``make venv`` calls it after installing, so
+    the first real ``simulate`` in a fresh environment loads machine code instead of compiling it. The
+    step loop (one for all), every noise family's sampler (stable laws: generic alpha, 1 and 2; radial
+    vectors), every objective, and the stage walk of every preset. Returns the seconds taken."""
     t0 = time.perf_counter()
-    obj, opt = _obj.get("quadratic", 2), _opt.clipped_sgd(0.1, 1.0)
-    for noise in (_noise.stable(1.5), _noise.gaussian(), _noise.pareto(2.5), _noise.student_t(3.0),
-                  _noise.lomax(2.5), _noise.none(), _noise.stable(1.5, vector="radial")):
-        simulate(obj, noise, opt, n_steps=2, n_seeds=1, record=2)
+    obj, opt, P = _obj.get("quadratic", 2), _opt.clipped_sgd(0.1, 1.0), _opt
+    noises = (_noise.stable(1.5), _noise.stable(1.0), _noise.stable(2.0), _noise.gaussian(), _noise.pareto(2.5),
+              _noise.student_t(3.0), _noise.lomax(2.5), _noise.none(), _noise.stable(1.5, vector="radial"))
+    rules = [P.sgd(0.1), P.clipped_adagrad(0.1, 1.0), P.normalized_momentum(0.1, 1.0, 0.9), P.delta_gclip(0.1),
+             P.ps_clip_sgd(0.1, 1.0, 2), P.sibert(0.1, 0.01), P.sign_sgd(0.1), P.sign_sgd(0.1, beta=0.9),
+             P.majority_vote(0.1, 2), P.normalized_sgd(0.1), P.normalized_sgd(0.1, 0.9), P.clipped_adam(0.1, 1.0),
+             P.adagrad_momentum(0.1, 0.9)] + [P.clipped_momentum(0.1, 1.0, 0.9, order=o) for o in P.ORDERS]
+    runs = [(obj, noise, opt) for noise in noises] + [(obj, _noise.none(), rule) for rule in rules]
+    runs += [(_obj.get(name, 4), _noise.none(), opt) for name in _obj.NAMES]
+    for o, noise, rule in runs:
+        simulate(o, noise, rule, n_steps=2, n_seeds=1, record=2)
     return time.perf_counter() - t0
 
 

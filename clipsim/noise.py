@@ -4,7 +4,8 @@ Setting
 -------
 docs/theory.md §3. A :class:`Noise` is frozen plain data (family, vector mode, parameters), validated
 once at construction. The engine packs it with :meth:`Noise.pack` into integer codes plus a float64[4]
-parameter array and calls :func:`noise_fill` once per step per path, inside its ``prange``. Every draw
+parameter array and calls the family's sampler (:func:`fill_function`, which fills exactly like
+:func:`noise_fill`) once per step per path. Every draw
 comes from the path's own xoshiro256++ ``state`` (``clipsim._rng``), so the stream of path ``m`` is a
 pure function of ``(root seed, m)`` and results are bitwise reproducible across thread counts.
 
@@ -381,15 +382,18 @@ def _stable_block_a2(out, j, work, k, scale):
 
 # Each case has its own driver (block by block: uniforms, then the case's transform), so that a run
 # compiles only its own: alpha = 1 and 2 inline trigonometry and logarithms of their own (about a second
-# of cold start). j is an int64 loop variable: one compiled block, never Literal[0].
+# of cold start). They have noise_fill's signature: each is also the entry point of its case (fill_entry).
+# j is an int64 loop variable: one compiled block, never Literal[0].
 @njit(cache=True)
-def _fill_stable_gen(out, work, state, scale, alpha, beta):
+def _fill_stable_entry(code, vector_code, params, state, out, work):
+    """Stable draws, alpha not 1 or 2: out = params[0] * S1(params[1], params[2])."""
     d = out.shape[0]
-    m = min(d, _BLOCK)
+    scale, alpha, beta = params[0], params[1], params[2]
     bb = 0.0
     ss = 1.0
     if beta != 0.0:  # beta = 0: B = 0, S = 1 exactly
         bb, ss = _stable_consts(alpha, beta)
+    m = max(min(d, _BLOCK), 1)
     for j in range(0, d, m):
         k = min(m, d - j)
         fill_uniform_n(state, work, 2 * k)
@@ -397,33 +401,25 @@ def _fill_stable_gen(out, work, state, scale, alpha, beta):
 
 
 @njit(cache=True)
-def _fill_stable_a1(out, work, state, scale, beta):
+def _fill_stable_a1_entry(code, vector_code, params, state, out, work):
+    """Stable draws, alpha = 1."""
     d = out.shape[0]
-    m = min(d, _BLOCK)
+    m = max(min(d, _BLOCK), 1)
     for j in range(0, d, m):
         k = min(m, d - j)
         fill_uniform_n(state, work, 2 * k)
-        _stable_block_a1(out, j, work, k, scale, beta)
+        _stable_block_a1(out, j, work, k, params[0], params[2])
 
 
 @njit(cache=True)
-def _fill_stable_a2(out, work, state, scale):
+def _fill_stable_a2_entry(code, vector_code, params, state, out, work):
+    """Stable draws, alpha = 2."""
     d = out.shape[0]
-    m = min(d, _BLOCK)
+    m = max(min(d, _BLOCK), 1)
     for j in range(0, d, m):
         k = min(m, d - j)
         fill_uniform_n(state, work, 2 * k)
-        _stable_block_a2(out, j, work, k, scale)
-
-
-@njit(cache=True, inline="always")
-def _fill_stable(out, work, state, scale, alpha, beta):
-    if alpha == 2.0:
-        _fill_stable_a2(out, work, state, scale)
-    elif alpha == 1.0:
-        _fill_stable_a1(out, work, state, scale, beta)
-    else:
-        _fill_stable_gen(out, work, state, scale, alpha, beta)
+        _stable_block_a2(out, j, work, k, params[0])
 
 
 @njit(cache=True, error_model="numpy")
@@ -489,7 +485,12 @@ def noise_fill(code, vector_code, params, state, out, work):
         if code == GAUSSIAN:
             _fill_gaussian(out, work, state, scale)
         elif code == STABLE:
-            _fill_stable(out, work, state, scale, params[1], params[2])
+            if params[1] == 2.0:
+                _fill_stable_a2_entry(code, vector_code, params, state, out, work)
+            elif params[1] == 1.0:
+                _fill_stable_a1_entry(code, vector_code, params, state, out, work)
+            else:
+                _fill_stable_entry(code, vector_code, params, state, out, work)
         elif code == PARETO:
             _fill_pareto(out, work, state, scale, params[1])
         elif code == STUDENT_T:
@@ -527,24 +528,6 @@ def _fill_none_entry(code, vector_code, params, state, out, work):
 def _fill_gaussian_entry(code, vector_code, params, state, out, work):
     if out.shape[0] > 0:
         _fill_gaussian(out, work, state, params[0])
-
-
-@njit(cache=True)
-def _fill_stable_entry(code, vector_code, params, state, out, work):
-    if out.shape[0] > 0:
-        _fill_stable_gen(out, work, state, params[0], params[1], params[2])
-
-
-@njit(cache=True)
-def _fill_stable_a1_entry(code, vector_code, params, state, out, work):
-    if out.shape[0] > 0:
-        _fill_stable_a1(out, work, state, params[0], params[2])
-
-
-@njit(cache=True)
-def _fill_stable_a2_entry(code, vector_code, params, state, out, work):
-    if out.shape[0] > 0:
-        _fill_stable_a2(out, work, state, params[0])
 
 
 @njit(cache=True)
