@@ -277,14 +277,17 @@ def composition_overhead(M, T, R):
     """W1 on one thread: (stage-program time, hand-fused time), best of 2R, alternated in one process.
 
     The hand-fused kernel is the engine's own step loop with the stage walk replaced by the one stage
-    clipped SGD has, called directly (no loop over stage codes, no dispatch on them): the difference is
-    exactly what composing a rule from stages costs. Both are called the same way and must agree to the bit.
+    clipped SGD has, called directly (no first-class function call, no loop over stage codes, no dispatch
+    on them): the difference is exactly what composing a rule from stages costs. Both are called the same
+    way and must agree to the bit.
     """
+    import dataclasses
+
     from numba import njit
 
     from clipsim import _stages as st
 
-    @njit(inline="always")
+    @njit
     def fused_walk(codes, sched, k0, k1, t, a, w, graw, u, stt, cnt, pend):
         st.materialize(u, stt, pend)
         st._clip_norm(u, sched, codes[k0, 1], t, a, cnt)
@@ -292,15 +295,16 @@ def composition_overhead(M, T, R):
     obj, opt = O.get("sin_quadratic", D, a=A_SIN), P.clipped_sgd(ETA, CLIP)
     noise = N.stable(ALPHA)
     problem = engine.Problem.build(obj, noise, opt, T, obj.x0.astype(float), 1, engine.record_grid(T, None))
-    name, fill = N.fill_entry(*noise.pack()[:2])
-    kernels = {"stages": engine._kernel(problem), "fused": engine._specialise((), None, fused_walk, name, fill)}
+    fused = dataclasses.replace(problem, walk=fused_walk)  # a jitted function: compiled into the loop
+    kernels = {"stages": (engine._kernel(problem), problem), "fused": (engine._user_kernel(), fused)}
 
-    def run(kernel, m):
-        states = engine.init_states(problem, np.arange(m, dtype=np.int64))
+    def run(kp, m):
+        kernel, prob = kp
+        states = engine.init_states(prob, np.arange(m, dtype=np.int64))
         stops = np.full(m, T + 2, dtype=np.int64)
-        kernel(np.int64(0), np.int64(m), stops, *problem.kernel_args(), states.w, states.opt_state, states.rng,
+        kernel(np.int64(0), np.int64(m), stops, *prob.kernel_args(), states.w, states.opt_state, states.rng,
                states.sums, states.ints, states.records)
-        return engine.finalise(problem, states)[0]["avg_grad_sq"]
+        return engine.finalise(prob, states)[0]["avg_grad_sq"]
 
     for k in kernels.values():
         run(k, 2)  # compile

@@ -55,7 +55,7 @@ def _uniforms_only(steps, work, d):
 def _transform_only(steps, out, work, d, j0, alpha):
     acc = 0.0
     for _ in range(steps):
-        _stable_block(out, j0, work, d, 1.0, alpha, 0.0, 0.0, 1.0)
+        _stable_block(out, j0, work, d, 1.0, alpha, 0.0, 1.0)
         acc += out[0]
     return acc
 
@@ -64,7 +64,7 @@ def _transform_only(steps, out, work, d, j0, alpha):
 def _grad_only(steps, code, fp, X, y, w, out):
     acc = 0.0
     for _ in range(steps):
-        acc += O.full_grad(code, fp, X, y, w, out)
+        acc += O._sin_quadratic_grad(code, fp, X, y, w, out)
     return acc
 
 

@@ -11,11 +11,15 @@ Layout (see ``optimizers.Program``): ``codes[k] = (code, first schedule row, fla
 ``sched[row, t - 1]`` is a stage scalar at step t; ``st`` is the path's stage state.
 """
 import math
+import types
 
 import numpy as np
 from numba import njit
+from numba.core import types as nbt
 
-from .optimizers import (ADAGRAD, ADAM, CLIP_NORM, CLIP_REG, CLIP_VALUE, CLIP_WNORM, EMA, HEAVY_BALL,
+from ._first_class import first_class
+
+from .optimizers import (ADAGRAD, ADAM, CLIP_NORM, CLIP_REG, CLIP_VALUE, CLIP_WNORM, DESCENT, EMA, HEAVY_BALL,
                          NORMALIZE, SIGN, WEIGHT_DECAY)
 
 _MUL, _DIV, _VEC, _DECAY = 0, 1, 2, 3
@@ -246,3 +250,70 @@ def walk(codes, sched, k0, k1, t, a, w, graw, u, st, cnt, pend):
             _sign(u)
         elif code == ADAM:
             _adam(u, st, off, sched[r, t - 1], sched[r + 1, t - 1], sched[r + 2, t - 1], t)
+
+
+# ---- the walk a configuration runs: only its own stages compiled ------------------------------
+_A1 = nbt.float64[::1]
+#: the signature of a walk: (codes, sched, k0, k1, t, a, w, graw, u, st, cnt, pend)
+WALK_SIG = nbt.none(nbt.int64[:, ::1], nbt.float64[:, ::1], nbt.int64, nbt.int64, nbt.int64, nbt.int64, _A1, _A1,
+                    _A1, _A1, nbt.int64[::1], _A1)
+#: the stage functions ``walk`` calls, by the codes that call them
+_CALLS = {"_clip_norm": (CLIP_NORM,), "_momentum": (EMA, HEAVY_BALL), "_adagrad": (ADAGRAD,),
+          "_normalize": (NORMALIZE,), "_clip_regularized": (CLIP_REG,), "_clip_by_weight_norm": (CLIP_WNORM,),
+          "_clip_value": (CLIP_VALUE,), "_sign": (SIGN,), "_adam": (ADAM,)}
+_NAMES = {WEIGHT_DECAY: "weight_decay", CLIP_NORM: "clip_norm", EMA: "ema", HEAVY_BALL: "heavy_ball",
+          ADAGRAD: "adagrad", NORMALIZE: "normalize", CLIP_REG: "clip_reg", CLIP_WNORM: "clip_wnorm",
+          CLIP_VALUE: "clip_value", SIGN: "sign", ADAM: "adam"}
+
+
+# Stand-ins for the stages a walk does not run (its codes never reach them), one per arity.
+@njit(inline="always")
+def _absent1(a0):
+    pass
+
+
+@njit(inline="always")
+def _absent2(a0, a1):
+    pass
+
+
+@njit(inline="always")
+def _absent5(a0, a1, a2, a3, a4):
+    pass
+
+
+@njit(inline="always")
+def _absent6(a0, a1, a2, a3, a4, a5):
+    pass
+
+
+@njit(inline="always")
+def _absent7(a0, a1, a2, a3, a4, a5, a6):
+    pass
+
+
+_ABSENT = {1: _absent1, 2: _absent2, 5: _absent5, 6: _absent6, 7: _absent7}
+_WALKS = {}
+
+
+def walk_for(codes):
+    """The stage walk of a program whose stage codes are ``codes[:, 0]``, as a first-class function.
+
+    A clone of :func:`walk` (same bytecode, so bitwise the same arithmetic) in which the stage functions
+    the program does not use are stand-ins that are never reached: a process compiles only the stages
+    it runs, the clone is cached on disk under its own name (``walk__clip_norm``...), and the cached step
+    loop that receives it serves every chain."""
+    used = tuple(sorted({int(c) for c in np.asarray(codes)[:, 0]} - {DESCENT}))
+    if used not in _WALKS:
+        unknown = [c for c in used if c not in _NAMES]
+        if unknown:
+            raise ValueError(f"stage code {unknown[0]} is not allowed here: a built-in walk runs codes {sorted(_NAMES)}")
+        g = dict(globals())
+        for name, calls in _CALLS.items():
+            if not set(calls) & set(used):
+                g[name] = _ABSENT[globals()[name].py_func.__code__.co_argcount]
+        py = walk.py_func
+        fn = types.FunctionType(py.__code__, g, "walk", py.__defaults__, py.__closure__)
+        fn.__qualname__ = "walk__" + "_".join(_NAMES[c] for c in used) if used else "walk__none"
+        _WALKS[used] = first_class(njit(cache=True)(fn), WALK_SIG)
+    return _WALKS[used]

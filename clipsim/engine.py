@@ -1,4 +1,4 @@
-"""The multi-seed engine: spec → stage program → a cached Numba kernel per noise family → per-seed records.
+"""The multi-seed engine: spec → stage program → one cached Numba kernel → per-seed records.
 
 ``simulate(objective, noise, optimizer, n_steps=T, n_seeds=M)`` runs M independent paths of T steps,
 chunks of paths on a pool of threads (the kernel releases the GIL). Path m draws from the xoshiro256++
@@ -23,12 +23,13 @@ Numba cache caveat: ``cache=True`` keys a kernel's cache on its own source file 
 kernel would keep old code of functions it calls from other modules; ``clipsim._cache`` therefore drops
 the package's caches on import whenever any kernel module's source changed.
 
-Specialised kernels (cold start): the step loop is cloned per configuration (same bytecode, other
-globals, :func:`_specialise`) so that its noise call goes straight to that family's sampler: a fresh
-process compiles one sampler, not all of them, and the clone is cached on disk under its own name
-(``_advance__stable_iid``...). Radial noise runs the generic kernel. A configuration with a user's own
-objective, noise or stage (:mod:`clipsim.user`) runs on clones that call the user's functions,
-compiled once per process.
+One kernel, pieces as values (cold start): the objective's functions, the noise fill and the stage
+walk reach the step loop as first-class function values (``clipsim._first_class``), not as code
+compiled into it. The step loop is compiled once, cached, and serves every built-in configuration; a
+process compiles only the sampler, objective and stages it runs (each cached too; a chain's walk is
+compiled for its own set of stages, ``_stages.walk_for``). A configuration with a user's own objective,
+noise or stage (:mod:`clipsim.user`) runs on a copy of the step loop compiled once per process, which
+calls the user's functions directly.
 
 Stochastic gradient: population objectives ``g_t = ∇F(w_t) + ξ_t``; finite-sum objectives
 ``g_t = ∇f(w_t; z_j) + ξ_t`` with j uniform on [n] (ξ = 0 unless a noise is given). ``batch`` > 1
@@ -55,7 +56,6 @@ from . import _validate as V
 from . import noise as _noise
 from . import objectives as _obj
 from . import _stages as _st
-from . import user as _user
 from . import optimizers as _opt
 from ._rng import randbelow, root_seed, seed_state
 from ._views import borrow as _borrow
@@ -93,12 +93,12 @@ _N_INTS = 4
 
 
 @njit(cache=True)
-def _stoch_grad(ocode, ofp, X, y, w, grad, ncode, nvec, nparams, state, xi, work, out, count):
+def _stoch_grad(ocode, ofp, X, y, sg, w, grad, ncode, nvec, nparams, nf, state, xi, work, out, count):
     """out = mean over ``count`` draws of a stochastic gradient at w (``grad`` holds ∇F(w))."""
     d = w.shape[0]
     n = X.shape[0]
     if count == 1 and n == 0 and ncode != _noise.NONE:  # the common case, one fused loop
-        _noise.noise_fill(ncode, nvec, nparams, state, xi, work)
+        nf(ncode, nvec, nparams, state, xi, work)
         for i in range(d):
             out[i] = (0.0 + grad[i]) + xi[i]  # bitwise the general path's (0 + grad) + xi
         return
@@ -106,15 +106,15 @@ def _stoch_grad(ocode, ofp, X, y, w, grad, ncode, nvec, nparams, state, xi, work
         out[i] = 0.0
     for _ in range(count):
         if n > 0:
-            j = randbelow(state, n)
-            _obj.sample_grad(ocode, ofp, X, y, w, j, xi)
+            j = np.int64(randbelow(state, n))
+            sg(ocode, ofp, X, y, w, j, xi)
             for i in range(d):
                 out[i] += xi[i]
         else:
             for i in range(d):
                 out[i] += grad[i]
         if ncode != _noise.NONE:
-            _noise.noise_fill(ncode, nvec, nparams, state, xi, work)
+            nf(ncode, nvec, nparams, state, xi, work)
             for i in range(d):
                 out[i] += xi[i]
     if count > 1:
@@ -124,8 +124,8 @@ def _stoch_grad(ocode, ofp, X, y, w, grad, ncode, nvec, nparams, state, xi, work
 
 
 @njit(cache=True, inline="always")
-def _update(t, pmeta, pcodes, ptab, ocode, ofp, X, y, ncode, nvec, nparams, state, w, grad, g, u, mb, xi,
-            work, st, cnt, pend):
+def _update(t, pmeta, pcodes, ptab, wk, ocode, ofp, X, y, sg, ncode, nvec, nparams, nf, state, w, grad, g, u,
+            mb, xi, work, st, cnt, pend):
     """One step at w_t: stochastic gradient → stages → step (``u`` may be ``g`` itself)."""
     n_st, n_in, A, batch = pmeta[0], pmeta[1], pmeta[2], pmeta[3]
     _st.reset(pend)
@@ -133,24 +133,24 @@ def _update(t, pmeta, pcodes, ptab, ocode, ofp, X, y, ncode, nvec, nparams, stat
         for i in range(u.shape[0]):
             u[i] = 0.0
         for a in range(A):
-            _stoch_grad(ocode, ofp, X, y, w, grad, ncode, nvec, nparams, state, xi, work, mb, batch // A)
-            _st.walk(pcodes, ptab, 0, n_in, t, a, w, mb, mb, st, cnt, pend)
+            _stoch_grad(ocode, ofp, X, y, sg, w, grad, ncode, nvec, nparams, nf, state, xi, work, mb, batch // A)
+            wk(pcodes, ptab, 0, n_in, t, a, w, mb, mb, st, cnt, pend)
             _st.materialize(mb, st, pend)
             for i in range(u.shape[0]):
                 u[i] += mb[i] / A
     else:
-        _stoch_grad(ocode, ofp, X, y, w, grad, ncode, nvec, nparams, state, xi, work, g, batch)
+        _stoch_grad(ocode, ofp, X, y, sg, w, grad, ncode, nvec, nparams, nf, state, xi, work, g, batch)
         if pmeta[5]:  # a stage reads the raw gradient: keep g, work on a copy
             for i in range(u.shape[0]):
                 u[i] = g[i]
-    _st.walk(pcodes, ptab, n_in, n_st - 1, t, 0, w, g, u, st, cnt, pend)
+    wk(pcodes, ptab, n_in, n_st - 1, t, 0, w, g, u, st, cnt, pend)
     _st.descend(w, u, ptab[0, t - 1], st, pend)
 
 
 @njit(cache=True, inline="always")
-def _evaluate(ocode, ofp, X, y, haspop, w, x0, grad, pgrad, out):
+def _evaluate(ocode, ofp, X, y, fg, pg, haspop, w, x0, grad, pgrad, out):
     """out = (F(w), ‖∇F(w)‖², ‖w - x0‖², population F, its ‖∇‖²); grad/pgrad filled."""
-    out[0] = _obj.full_grad(ocode, ofp, X, y, w, grad)
+    out[0] = fg(ocode, ofp, X, y, w, grad)
     gsq = 0.0
     dist2 = 0.0
     for i in range(w.shape[0]):  # two independent chains in one loop (each summed in index order)
@@ -159,7 +159,7 @@ def _evaluate(ocode, ofp, X, y, haspop, w, x0, grad, pgrad, out):
     out[1] = gsq
     out[2] = dist2
     if haspop:
-        out[3] = _obj.population(ocode, ofp, X, y, w, pgrad)
+        out[3] = pg(ocode, ofp, X, y, w, pgrad)
         pgsq = 0.0
         for i in range(w.shape[0]):
             pgsq += pgrad[i] * pgrad[i]
@@ -179,7 +179,7 @@ def _accumulate(t, T, ev, sums):
         sums[_S_MAXD2] = ev[2]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _record(records, m, gi, ev, f_star, sum_gsq, t, haspop):
     records[m, gi, 0] = ev[1]
     records[m, gi, 1] = ev[0] - f_star
@@ -190,7 +190,7 @@ def _record(records, m, gi, ev, f_star, sum_gsq, t, haspop):
         records[m, gi, 5] = ev[3] - ev[0]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _finish(ev, grad, pgrad, sums):
     """Keep the values at w_{T+1} for the final metrics."""
     sums[_S_FVAL] = ev[0]
@@ -219,8 +219,8 @@ def _carve(block, o, n, stride):
 
 
 @njit(cache=True, nogil=True)
-def _advance(m0, m1, stops, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
-             x0, grid, W, OS, RNG, SUMS, INTS, records):
+def _advance(m0, m1, stops, ocode, ofp, X, y, fg, sg, pg, f_star, haspop, ncode, nvec, nparams, nwork, nf, pmeta,
+             pcodes, ptab, wk, x0, grid, W, OS, RNG, SUMS, INTS, records):
     """Advance each path m in m0..m1-1 from its step INTS[m, t] to stops[m] (exclusive; T + 2 finishes
     it). Serial and without the GIL: ``advance_each`` runs chunks of paths on a thread pool. (One
     function, not a per-path one called in a loop: each compiled layer costs Numba another optimisation
@@ -269,7 +269,7 @@ def _advance(m0, m1, stops, ocode, ofp, X, y, f_star, haspop, ncode, nvec, npara
         ev[3] = 0.0
         ev[4] = 0.0
         while t < t1 and t <= T + 1:  # iterate w_t; the step is skipped at t = T + 1
-            _evaluate(ocode, ofp, X, y, haspop, w, x0, grad, pgrad, ev)
+            _evaluate(ocode, ofp, X, y, fg, pg, haspop, w, x0, grad, pgrad, ev)
             if not (math.isfinite(ev[0]) and math.isfinite(ev[1])):
                 INTS[m, _I_DIV] = t
                 break
@@ -280,8 +280,8 @@ def _advance(m0, m1, stops, ocode, ofp, X, y, f_star, haspop, ncode, nvec, npara
             if t == T + 1:
                 _finish(ev, grad, pgrad, sums)
             else:
-                _update(t, pmeta, pcodes, ptab, ocode, ofp, X, y, ncode, nvec, nparams, state, w, grad, g, u, mb,
-                        xi, work, st, cnt, pend)
+                _update(t, pmeta, pcodes, ptab, wk, ocode, ofp, X, y, sg, ncode, nvec, nparams, nf, state, w, grad,
+                        g, u, mb, xi, work, st, cnt, pend)
             t += 1
         INTS[m, _I_T], INTS[m, _I_GI] = t, gi
         sums[_S_NCLIP], sums[_S_NOPS] = cnt[0], cnt[1]
@@ -418,15 +418,22 @@ class SimResult:
 
 
 def warmup():
-    """Compile (or load) the cached kernels with tiny runs: ``make venv`` calls it after installing, so the
-    first real ``simulate`` in a fresh environment loads machine code instead of compiling it. One kernel
-    per built-in noise family (i.i.d.), one for no noise and the generic one (radial vectors); each
-    serves every built-in objective and chain. Returns the seconds taken."""
+    """Compile (or load) every built-in piece with tiny runs: ``make venv`` calls it after installing, so
+    the first real ``simulate`` in a fresh environment loads machine code instead of compiling it. The
+    step loop (one for all), every noise family's sampler (stable laws: generic alpha, 1 and 2; radial
+    vectors), every objective, and the stage walk of every preset. Returns the seconds taken."""
     t0 = time.perf_counter()
-    obj, opt = _obj.get("quadratic", 2), _opt.clipped_sgd(0.1, 1.0)
-    for noise in (_noise.stable(1.5), _noise.gaussian(), _noise.pareto(2.5), _noise.student_t(3.0),
-                  _noise.lomax(2.5), _noise.none(), _noise.stable(1.5, vector="radial")):
-        simulate(obj, noise, opt, n_steps=2, n_seeds=1, record=2)
+    obj, opt, P = _obj.get("quadratic", 2), _opt.clipped_sgd(0.1, 1.0), _opt
+    noises = (_noise.stable(1.5), _noise.stable(1.0), _noise.stable(2.0), _noise.gaussian(), _noise.pareto(2.5),
+              _noise.student_t(3.0), _noise.lomax(2.5), _noise.none(), _noise.stable(1.5, vector="radial"))
+    rules = [P.sgd(0.1), P.clipped_adagrad(0.1, 1.0), P.normalized_momentum(0.1, 1.0, 0.9), P.delta_gclip(0.1),
+             P.ps_clip_sgd(0.1, 1.0, 2), P.sibert(0.1, 0.01), P.sign_sgd(0.1), P.sign_sgd(0.1, beta=0.9),
+             P.majority_vote(0.1, 2), P.normalized_sgd(0.1), P.normalized_sgd(0.1, 0.9), P.clipped_adam(0.1, 1.0),
+             P.adagrad_momentum(0.1, 0.9)] + [P.clipped_momentum(0.1, 1.0, 0.9, order=o) for o in P.ORDERS]
+    runs = [(obj, noise, opt) for noise in noises] + [(obj, _noise.none(), rule) for rule in rules]
+    runs += [(_obj.get(name, 4), _noise.none(), opt) for name in _obj.NAMES]
+    for o, noise, rule in runs:
+        simulate(o, noise, rule, n_steps=2, n_seeds=1, record=2)
     return time.perf_counter() - t0
 
 
@@ -462,19 +469,30 @@ class Problem:
     grid: np.ndarray
     program: _opt.Program
     noise_pack: tuple
+    objective_fns: tuple
+    noise_fn: object
+    walk: object
 
     @classmethod
     def build(cls, objective, noise, optimizer, n_steps, x0, seed, grid):
         ncode, nvec, nparams = noise.pack()
         pack = (np.int64(ncode), np.int64(nvec), np.ascontiguousarray(nparams, dtype=np.float64),
                 np.int64(_noise.noise_work_size(objective.dim)))
-        return cls(objective, noise, optimizer, n_steps, x0, root_seed(seed), grid,
-                   optimizer.pack(n_steps, objective.dim), pack)
+        program = optimizer.pack(n_steps, objective.dim)
+        stage = optimizer.user_stage
+        walk = _user_walk(stage) if stage is not None else _st.walk_for(program.codes)
+        if isinstance(noise, _noise.UserNoise):
+            fill = _user_noise_fill(noise.fill)
+        else:
+            fill = _noise.fill_function(ncode, nvec, nparams)
+        return cls(objective, noise, optimizer, n_steps, x0, root_seed(seed), grid, program, pack,
+                   _obj.kernels(objective), fill, walk)
 
     def kernel_args(self):
         o, p = self.objective, self.program
-        return (np.int64(o.code), o.fparams, o.X, o.y, float(o.f_star), bool(o.has_population),
-                *self.noise_pack, p.meta, p.codes, p.sched, self.x0, self.grid)
+        return (np.int64(o.code), o.fparams, o.X, o.y, *self.objective_fns, float(o.f_star),
+                bool(o.has_population), *self.noise_pack, self.noise_fn, p.meta, p.codes, p.sched, self.walk, self.x0,
+                self.grid)
 
 
 @dataclass
@@ -505,77 +523,67 @@ class PathStates:
 
 
 # ------------------------------------------------------------------------------------------------
-# Kernels specialised to a configuration: compile only the noise sampler (and user pieces) it uses
+# The kernel: one cached step loop for every built-in configuration; a per-process copy for users'
 # ------------------------------------------------------------------------------------------------
-_SPECIALISED = {}
-_STEP_LOOP = ("_stoch_grad", "_evaluate", "_update", "_advance")  # the functions a clone replaces
+_USER_PIECES = {}
+_STEP_LOOP = ("_stoch_grad", "_evaluate", "_update", "_advance")  # the functions the copy replaces
 
 
 def _kernel(problem):
-    """The advance kernel for ``problem``: a clone of the step loop whose noise call goes straight to the
-    configuration's sampler (``noise.fill_entry``), and whose objective / noise / stage calls go to the
-    user's functions where the configuration has them (:mod:`clipsim.user`)."""
-    obj_k = problem.objective.kernels
-    user_fill = problem.noise.fill if isinstance(problem.noise, _noise.UserNoise) else None
-    stage = problem.optimizer.user_stage
-    name, fill = _noise.fill_entry(int(problem.noise_pack[0]), int(problem.noise_pack[1]))
-    key = (obj_k, user_fill or name, stage)
-    if key not in _SPECIALISED:
-        _SPECIALISED[key] = _specialise(obj_k, user_fill, stage and _user_walk(stage), name, fill)
-    return _SPECIALISED[key]
+    """The advance kernel for ``problem``. The objective, the noise fill and the stage walk arrive as
+    arguments: first-class function values for built-in pieces (``clipsim._first_class``), so the one
+    cached :func:`_advance` serves every built-in objective, noise and chain, and a process compiles only
+    the pieces it runs. A configuration with a user's piece (:mod:`clipsim.user`) passes the user's
+    jitted functions themselves, called directly so that their exceptions propagate, to a copy of the
+    step loop compiled once per process (:func:`_user_kernel`)."""
+    o, n, opt = problem.objective, problem.noise, problem.optimizer
+    if o.kernels or isinstance(n, _noise.UserNoise) or opt.user_stage is not None:
+        return _user_kernel()
+    return _advance
 
 
-def _specialise(obj_k, user_fill, walk, noise_name, fill):
-    """Clones of the step-loop functions (same bytecode, other globals) that call ``fill`` for the noise,
-    and the user's objective / noise and ``walk`` (a stage walk with ``_stages.walk``'s signature) where
-    given: everything else behaves identically, to the bit.
-
-    Built-in configurations are cached on disk under their own names (``_advance__stable_iid``...), so a
-    fresh process compiles one sampler (seconds) instead of every family's; a configuration with a user's
-    piece is compiled once per process (its functions are not ours to cache).
-    """
-    if not obj_k and user_fill is None and walk is None and fill is _noise.noise_fill:
-        return _advance
-    g = dict(globals())
-    if obj_k:
-        g["_obj"] = _user.shim("_obj", full_grad=obj_k[0], sample_grad=obj_k[1], population=obj_k[2])
-    if user_fill is not None:
-        fill = _user_noise_fill(user_fill)
-    g["_noise"] = _user.shim("_noise", noise_fill=fill, NONE=_noise.NONE)
-    if walk is not None:
-        g["_st"] = _user.shim("_st", reset=_st.reset, materialize=_st.materialize, descend=_st.descend, walk=walk)
-    builtin = not obj_k and user_fill is None and walk is None
-    for name in _STEP_LOOP:
-        orig = globals()[name]
-        py = orig.py_func
-        fn = types.FunctionType(py.__code__, g, name, py.__defaults__, py.__closure__)
-        fn.__qualname__ = f"{name}__{noise_name}" if builtin else name
-        opts = {k: v for k, v in orig.targetoptions.items() if k in ("inline", "nogil")}
-        g[name] = njit(cache=builtin, **opts)(fn)
-    return g["_advance"]
+def _user_kernel():
+    """A copy of the step loop (same bytecode) that is never cached: it is compiled with the user's
+    functions as part of its argument types, which no cache can key."""
+    if "kernel" not in _USER_PIECES:
+        g = dict(globals())
+        for name in _STEP_LOOP:
+            orig = globals()[name]
+            py = orig.py_func
+            fn = types.FunctionType(py.__code__, g, name, py.__defaults__, py.__closure__)
+            opts = {k: v for k, v in orig.targetoptions.items() if k in ("inline", "nogil")}
+            g[name] = njit(**opts)(fn)
+        _USER_PIECES["kernel"] = g["_advance"]
+    return _USER_PIECES["kernel"]
 
 
 def _user_noise_fill(fill):
-    @njit
-    def noise_fill(code, vector_code, params, state, out, work):
-        fill(state, out)
-    return noise_fill
+    """The user's sampler ``fill(state, out)`` behind the fill signature (compiled once per process)."""
+    if fill not in _USER_PIECES:
+        @njit
+        def noise_fill(code, vector_code, params, state, out, work):
+            fill(state, out)
+        _USER_PIECES[fill] = noise_fill
+    return _USER_PIECES[fill]
 
 
 def _user_walk(fn):
-    @njit
-    def walk(codes, ptab, k0, k1, t, a, w, graw, u, st, cnt, pend):
-        for k in range(k0, k1):
-            if codes[k, 0] == _opt.USER:
-                _st.materialize(u, st, pend)
-                r, n, size, off = codes[k, 1], codes[k, 2] & 0xFFFF, codes[k, 2] >> 16, codes[k, 3]
-                hit = fn(t, u, w, ptab[r:r + n, t - 1], st[off:off + size])
-                if hit >= 0:  # a clipping operation: counts toward clip_fraction
-                    cnt[0] += hit
-                    cnt[1] += 1
-            else:
-                _st.walk(codes, ptab, k, k + 1, t, a, w, graw, u, st, cnt, pend)
-    return walk
+    """The stage walk of a chain with the user's stage ``fn`` (compiled once per process)."""
+    if fn not in _USER_PIECES:
+        @njit
+        def walk(codes, ptab, k0, k1, t, a, w, graw, u, st, cnt, pend):
+            for k in range(k0, k1):
+                if codes[k, 0] == _opt.USER:
+                    _st.materialize(u, st, pend)
+                    r, n, size, off = codes[k, 1], codes[k, 2] & 0xFFFF, codes[k, 2] >> 16, codes[k, 3]
+                    hit = fn(t, u, w, ptab[r:r + n, t - 1], st[off:off + size])
+                    if hit >= 0:  # a clipping operation: counts toward clip_fraction
+                        cnt[0] += hit
+                        cnt[1] += 1
+                else:
+                    _st.walk(codes, ptab, k, k + 1, t, a, w, graw, u, st, cnt, pend)
+        _USER_PIECES[fn] = walk
+    return _USER_PIECES[fn]
 
 
 def init_states(problem, seeds) -> PathStates:

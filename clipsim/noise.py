@@ -4,7 +4,8 @@ Setting
 -------
 docs/theory.md §3. A :class:`Noise` is frozen plain data (family, vector mode, parameters), validated
 once at construction. The engine packs it with :meth:`Noise.pack` into integer codes plus a float64[4]
-parameter array and calls :func:`noise_fill` once per step per path, inside its ``prange``. Every draw
+parameter array and calls the family's sampler (:func:`fill_function`, which fills exactly like
+:func:`noise_fill`) once per step per path. Every draw
 comes from the path's own xoshiro256++ ``state`` (``clipsim._rng``), so the stream of path ``m`` is a
 pure function of ``(root seed, m)`` and results are bitwise reproducible across thread counts.
 
@@ -100,10 +101,12 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+from numba.core import types as nbt
 
 from . import _limits
 from . import _validate as _v
 from . import _vmath as _vm
+from ._first_class import first_class
 from ._rng import fill_uniform_n, root_seed, seed_state, uniform
 from ._views import borrow
 
@@ -349,39 +352,74 @@ def _stable_gen_scale(out, hi, lo, k, scale):
 
 
 @njit(cache=True, error_model="numpy")
-def _stable_block(out, j, work, k, scale, alpha, beta, bb, ss):
-    """out[j:j+k] = scale * stable draws from the uniform pairs in work[:2k]; branch-free,
-    vectorisable loops per case (alpha generic, 1, 2). The generic case runs in three passes through
-    work[2k:4k] (the same arithmetic as ``_stable_gen``, bitwise: pow = exp_dd of pow_log): one loop
-    with all of it needs more than the 32 vector registers and measured about 20% slower from
-    spilling; pow in two passes measured about 0.5 ns per draw faster than in one."""
-    if alpha == 2.0:
-        for i in range(k):
-            out[j + i] = scale * _stable_a2(work[2 * i], work[2 * i + 1])
-    elif alpha == 1.0:
-        for i in range(k):
-            out[j + i] = scale * _stable_a1(work[2 * i], work[2 * i + 1], beta)
-    else:
-        dst = out[j:j + k]  # views: non-negative indices from 0 (no wraparound selects)
-        base = work[2 * k:3 * k]
-        lo = work[3 * k:4 * k]
-        _stable_gen_parts(dst, base, work, k, alpha, bb, ss)
-        _stable_gen_powlog(base, lo, k, (1.0 - alpha) / alpha)
-        _stable_gen_scale(dst, base, lo, k, scale)
+def _stable_block(out, j, work, k, scale, alpha, bb, ss):
+    """out[j:j+k] = scale * stable draws (alpha not 1 or 2) from the uniform pairs in work[:2k], in
+    three branch-free, vectorisable passes through work[2k:4k] (the same arithmetic as ``_stable_gen``,
+    bitwise: pow = exp_dd of pow_log): one loop with all of it needs more than the 32 vector registers
+    and measured about 20% slower from spilling; pow in two passes measured about 0.5 ns per draw faster
+    than in one."""
+    dst = out[j:j + k]  # views: non-negative indices from 0 (no wraparound selects)
+    base = work[2 * k:3 * k]
+    lo = work[3 * k:4 * k]
+    _stable_gen_parts(dst, base, work, k, alpha, bb, ss)
+    _stable_gen_powlog(base, lo, k, (1.0 - alpha) / alpha)
+    _stable_gen_scale(dst, base, lo, k, scale)
+
+
+@njit(cache=True, error_model="numpy")
+def _stable_block_a1(out, j, work, k, scale, beta):
+    """As :func:`_stable_block` for alpha = 1 (one vectorisable loop)."""
+    for i in range(k):
+        out[j + i] = scale * _stable_a1(work[2 * i], work[2 * i + 1], beta)
+
+
+@njit(cache=True, error_model="numpy")
+def _stable_block_a2(out, j, work, k, scale):
+    """As :func:`_stable_block` for alpha = 2 (one vectorisable loop)."""
+    for i in range(k):
+        out[j + i] = scale * _stable_a2(work[2 * i], work[2 * i + 1])
+
+
+# Each case has its own driver (block by block: uniforms, then the case's transform), so that a run
+# compiles only its own: alpha = 1 and 2 inline trigonometry and logarithms of their own (about a second
+# of cold start). They have noise_fill's signature: each is also the entry point of its case (fill_entry).
+# j is an int64 loop variable: one compiled block, never Literal[0].
+@njit(cache=True)
+def _fill_stable_entry(code, vector_code, params, state, out, work):
+    """Stable draws, alpha not 1 or 2: out = params[0] * S1(params[1], params[2])."""
+    d = out.shape[0]
+    scale, alpha, beta = params[0], params[1], params[2]
+    bb = 0.0
+    ss = 1.0
+    if beta != 0.0:  # beta = 0: B = 0, S = 1 exactly
+        bb, ss = _stable_consts(alpha, beta)
+    m = max(min(d, _BLOCK), 1)
+    for j in range(0, d, m):
+        k = min(m, d - j)
+        fill_uniform_n(state, work, 2 * k)
+        _stable_block(out, j, work, k, scale, alpha, bb, ss)
 
 
 @njit(cache=True)
-def _fill_stable(out, work, state, scale, alpha, beta):
+def _fill_stable_a1_entry(code, vector_code, params, state, out, work):
+    """Stable draws, alpha = 1."""
     d = out.shape[0]
-    m = min(d, _BLOCK)
-    bb = 0.0
-    ss = 1.0
-    if alpha != 1.0 and alpha != 2.0 and beta != 0.0:  # beta = 0: B = 0, S = 1 exactly
-        bb, ss = _stable_consts(alpha, beta)
-    for j in range(0, d, m):  # j an int64 loop variable: one compiled _stable_block, never Literal[0]
+    m = max(min(d, _BLOCK), 1)
+    for j in range(0, d, m):
         k = min(m, d - j)
         fill_uniform_n(state, work, 2 * k)
-        _stable_block(out, j, work, k, scale, alpha, beta, bb, ss)
+        _stable_block_a1(out, j, work, k, params[0], params[2])
+
+
+@njit(cache=True)
+def _fill_stable_a2_entry(code, vector_code, params, state, out, work):
+    """Stable draws, alpha = 2."""
+    d = out.shape[0]
+    m = max(min(d, _BLOCK), 1)
+    for j in range(0, d, m):
+        k = min(m, d - j)
+        fill_uniform_n(state, work, 2 * k)
+        _stable_block_a2(out, j, work, k, params[0])
 
 
 @njit(cache=True, error_model="numpy")
@@ -447,7 +485,12 @@ def noise_fill(code, vector_code, params, state, out, work):
         if code == GAUSSIAN:
             _fill_gaussian(out, work, state, scale)
         elif code == STABLE:
-            _fill_stable(out, work, state, scale, params[1], params[2])
+            if params[1] == 2.0:
+                _fill_stable_a2_entry(code, vector_code, params, state, out, work)
+            elif params[1] == 1.0:
+                _fill_stable_a1_entry(code, vector_code, params, state, out, work)
+            else:
+                _fill_stable_entry(code, vector_code, params, state, out, work)
         elif code == PARETO:
             _fill_pareto(out, work, state, scale, params[1])
         elif code == STUDENT_T:
@@ -472,9 +515,9 @@ def noise_fill(code, vector_code, params, state, out, work):
         raise ValueError("noise_fill: unknown vector code")
 
 
-# One entry point per i.i.d. family, with noise_fill's signature: a kernel specialised to a configuration
-# (engine._kernel) calls the one it needs, so a cold start compiles one sampler, not all of them. Each
-# calls the very function noise_fill calls for that family: the same bits.
+# One entry point per i.i.d. family, with noise_fill's signature: the engine receives the one a
+# configuration needs as a first-class function (fill_function), so a cold start compiles one sampler, not
+# all of them. Each calls the very function noise_fill calls for that family: the same bits.
 @njit(cache=True)
 def _fill_none_entry(code, vector_code, params, state, out, work):
     for i in range(out.shape[0]):
@@ -485,12 +528,6 @@ def _fill_none_entry(code, vector_code, params, state, out, work):
 def _fill_gaussian_entry(code, vector_code, params, state, out, work):
     if out.shape[0] > 0:
         _fill_gaussian(out, work, state, params[0])
-
-
-@njit(cache=True)
-def _fill_stable_entry(code, vector_code, params, state, out, work):
-    if out.shape[0] > 0:
-        _fill_stable(out, work, state, params[0], params[1], params[2])
 
 
 @njit(cache=True)
@@ -511,20 +548,34 @@ def _fill_lomax_entry(code, vector_code, params, state, out, work):
         _fill_lomax(out, work, state, params[0], params[1])
 
 
-#: i.i.d. family code -> (kernel name, entry point); the name keys the family's cached kernel
-_ENTRIES = {GAUSSIAN: ("gaussian_iid", _fill_gaussian_entry), STABLE: ("stable_iid", _fill_stable_entry),
-            PARETO: ("pareto_iid", _fill_pareto_entry), STUDENT_T: ("t_iid", _fill_t_entry),
-            LOMAX: ("lomax_iid", _fill_lomax_entry)}
+#: i.i.d. family code -> its entry point
+_ENTRIES = {GAUSSIAN: _fill_gaussian_entry, STABLE: _fill_stable_entry, PARETO: _fill_pareto_entry,
+            STUDENT_T: _fill_t_entry, LOMAX: _fill_lomax_entry}
+_A1 = nbt.float64[::1]
+#: the signature of a fill: (code, vector_code, params, state, out, work), as :func:`noise_fill`'s
+FILL_SIG = nbt.none(nbt.int64, nbt.int64, _A1, nbt.uint64[::1], _A1, _A1)
+_FILLS = {}
 
 
-def fill_entry(code, vector_code):
-    """(name, kernel) filling like ``noise_fill(code, vector_code, ...)`` but compiling only that family's
-    sampler: the i.i.d. families and no noise; radial vectors use ``noise_fill`` itself."""
+def fill_entry(code, vector_code, params):
+    """A jitted function filling like ``noise_fill(code, vector_code, params, ...)`` but compiling only
+    that family's sampler (for stable laws, only that alpha case's): the i.i.d. families and no noise;
+    radial vectors use ``noise_fill`` itself."""
     if code == NONE:
-        return "none", _fill_none_entry
-    if vector_code == IID and code in _ENTRIES:
-        return _ENTRIES[code]
-    return "any", noise_fill
+        return _fill_none_entry
+    if vector_code != IID or code not in _ENTRIES:
+        return noise_fill
+    if code == STABLE and params[1] in (1.0, 2.0):
+        return _fill_stable_a1_entry if params[1] == 1.0 else _fill_stable_a2_entry
+    return _ENTRIES[code]
+
+
+def fill_function(code, vector_code, params):
+    """:func:`fill_entry` as the first-class function value the engine receives."""
+    fn = fill_entry(code, vector_code, params)
+    if fn not in _FILLS:
+        _FILLS[fn] = first_class(fn, FILL_SIG)
+    return _FILLS[fn]
 
 
 @njit(cache=True)

@@ -1,8 +1,8 @@
 """Synthetic objectives with known smoothness, optimum and (for finite sums) exact population risk.
 
 ``get(name, dim, **params)`` returns a frozen :class:`Objective`. Each objective has a value and a
-gradient usable from NumPy (``value``, ``grad``; for tests and plots) and, through integer codes, inside
-the Numba kernel (``full_grad``, ``sample_grad``, ``population``). Population objectives are used with
+gradient usable from NumPy (``value``, ``grad``; for tests and plots) and, as first-class function
+values (:func:`kernels`), inside the Numba kernel. Population objectives are used with
 ``g_t = ∇F(w_t) + ξ_t``; finite-sum objectives with per-sample gradients ``∇f(w_t; z_j)``, j uniform.
 
 =========================  ===========================================================  ======  =====
@@ -30,11 +30,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
+from numba.core import types as nbt
 from scipy import special
 
 from . import _limits
 from . import _vmath as _vm
 from . import _validate as V
+from ._first_class import first_class
 
 QUADRATIC, GEMAN_MCCLURE, SIN_QUADRATIC, ROBUST_REGRESSION, LEAST_SQUARES, CUSTOM = 0, 1, 2, 3, 4, 5
 
@@ -89,7 +91,7 @@ class Objective:
         return w
 
     def _k(self, k):
-        return self.kernels[k] if self.kernels else (full_grad, sample_grad, population)[k]
+        return self.kernels[k] if self.kernels else _KERNELS[self.code][k]
 
     def value(self, w):
         """F(w): the optimised function (F_S for finite sums)."""
@@ -179,7 +181,7 @@ _TRIG_MAX = 8.0e5  # |x| up to which clipsim._vmath's sin/cos are within 1 ulp (
 
 @njit(cache=True)
 def _sin_quadratic_libm(a, w, out):
-    """``_sin_quadratic`` with libm's scalar ``math.sin`` (any finite or non-finite w)."""
+    """``_sin_quadratic_grad`` with libm's scalar ``math.sin`` (any finite or non-finite w)."""
     val = 0.0
     for i in range(w.shape[0]):
         s = math.sin(w[i])
@@ -190,7 +192,7 @@ def _sin_quadratic_libm(a, w, out):
 
 @njit(cache=True)
 def _sin_quadratic_vec(a, w, out):
-    """``_sin_quadratic`` for |w_i| <= _TRIG_MAX: two vectorised loops and an index-order sum."""
+    """``_sin_quadratic_grad`` for |w_i| <= _TRIG_MAX: two vectorised loops and an index-order sum."""
     d = w.shape[0]
     for i in range(d):
         s = _vm.sin(w[i])
@@ -205,8 +207,8 @@ def _sin_quadratic_vec(a, w, out):
 
 
 @njit(cache=True)
-def _sin_quadratic(a, w, out):
-    """out = ∇F = w + a sin 2w; returns F = sum w²/2 + a sin² w.
+def _sin_quadratic_grad(code, fp, X, y, w, out):
+    """out = ∇F = w + a sin 2w; returns F = sum w²/2 + a sin² w (a = fp[0]).
 
     The trigonometry is ``clipsim._vmath``'s branch-free sin/cos (sin 2w as 2 sin w cos w), so the
     unit-stride loops vectorise, where libm's scalar ``math.sin`` does not (about 3x faster at d = 32;
@@ -215,47 +217,56 @@ def _sin_quadratic(a, w, out):
     lives in its own function: a libm call next to the vectorised loops made LLVM slow them down."""
     for i in range(w.shape[0]):
         if not abs(w[i]) <= _TRIG_MAX:
-            return _sin_quadratic_libm(a, w, out)
-    return _sin_quadratic_vec(a, w, out)
+            return _sin_quadratic_libm(fp[0], w, out)
+    return _sin_quadratic_vec(fp[0], w, out)
+
+
+# One function per objective and role, all with the same signature: the engine receives the three of
+# a configuration as first-class function arguments (:func:`kernels`), so a process compiles only the
+# objective it runs, and the cached step loop serves every objective.
+@njit(cache=True)
+def _quadratic(code, fp, X, y, w, out):
+    val = 0.0
+    for i in range(w.shape[0]):
+        out[i] = w[i]
+        val += 0.5 * w[i] * w[i]
+    return val
 
 
 @njit(cache=True)
-def full_grad(code, fp, X, y, w, out):
-    """Write ∇F(w) into ``out`` (∇F_S for finite sums) and return F(w)."""
-    d = w.shape[0]
+def _geman_mcclure(code, fp, X, y, w, out):
     val = 0.0
-    if code == QUADRATIC:
+    for i in range(w.shape[0]):
+        q = 1.0 + w[i] * w[i]
+        out[i] = 2.0 * w[i] / (q * q)
+        val += w[i] * w[i] / q
+    return val
+
+
+@njit(cache=True)
+def _finite_sum(code, fp, X, y, w, out):
+    """F_S and ∇F_S of the finite sums (robust regression's Cauchy loss, or least squares)."""
+    d, n = w.shape[0], X.shape[0]
+    val = 0.0
+    for i in range(d):
+        out[i] = 0.0
+    for j in range(n):
+        r = 0.0
         for i in range(d):
-            out[i] = w[i]
-            val += 0.5 * w[i] * w[i]
-    elif code == GEMAN_MCCLURE:
+            r += X[j, i] * w[i]
+        if code == ROBUST_REGRESSION:
+            r = y[j] - r
+            val += 0.5 * math.log1p(r * r)
+            c = -r / (1.0 + r * r)
+        else:
+            r = r - y[j]
+            val += 0.5 * r * r
+            c = r
         for i in range(d):
-            q = 1.0 + w[i] * w[i]
-            out[i] = 2.0 * w[i] / (q * q)
-            val += w[i] * w[i] / q
-    elif code == SIN_QUADRATIC:
-        val = _sin_quadratic(fp[0], w, out)
-    else:
-        n = X.shape[0]
-        for i in range(d):
-            out[i] = 0.0
-        for j in range(n):
-            r = 0.0
-            for i in range(d):
-                r += X[j, i] * w[i]
-            if code == ROBUST_REGRESSION:
-                r = y[j] - r
-                val += 0.5 * math.log1p(r * r)
-                c = -r / (1.0 + r * r)
-            else:
-                r = r - y[j]
-                val += 0.5 * r * r
-                c = r
-            for i in range(d):
-                out[i] += c * X[j, i]
-        for i in range(d):
-            out[i] /= n
-        val /= n
+            out[i] += c * X[j, i]
+    for i in range(d):
+        out[i] /= n
+    val /= n
     return val
 
 
@@ -276,11 +287,43 @@ def sample_grad(code, fp, X, y, w, j, out):
 
 
 @njit(cache=True)
-def population(code, fp, X, y, w, out):
-    """Population gradient into ``out``; returns the population risk (= F for non-sampled objectives)."""
-    if code == ROBUST_REGRESSION:
-        return _robust_population(fp, w, out)
-    return full_grad(code, fp, X, y, w, out)
+def _no_samples(code, fp, X, y, w, j, out):
+    """A population objective draws no samples (the engine never calls this)."""
+    for i in range(out.shape[0]):
+        out[i] = math.nan
+
+
+@njit(cache=True)
+def _robust_population_grad(code, fp, X, y, w, out):
+    return _robust_population(fp, w, out)
+
+
+#: per built-in objective code: (∇F and F, per-sample gradient, population gradient and risk)
+_KERNELS = {QUADRATIC: (_quadratic, _no_samples, _quadratic),
+            GEMAN_MCCLURE: (_geman_mcclure, _no_samples, _geman_mcclure),
+            SIN_QUADRATIC: (_sin_quadratic_grad, _no_samples, _sin_quadratic_grad),
+            ROBUST_REGRESSION: (_finite_sum, sample_grad, _robust_population_grad),
+            LEAST_SQUARES: (_finite_sum, sample_grad, _finite_sum)}
+_A1, _A2 = nbt.float64[::1], nbt.float64[:, ::1]
+#: the signatures every objective function has: full_grad/population(code, fp, X, y, w, out) -> F,
+#: sample_grad(code, fp, X, y, w, j, out)
+FULL_SIG = nbt.float64(nbt.int64, _A1, _A2, _A1, _A1, _A1)
+SAMPLE_SIG = nbt.none(nbt.int64, _A1, _A2, _A1, _A1, nbt.int64, _A1)
+_POINTERS = {}
+
+
+def kernels(objective):
+    """(full_grad, sample_grad, population) of ``objective`` as the engine calls them.
+
+    Built-ins: first-class function values (compiled, or loaded from the cache, for this objective
+    only; the cached step loop that receives them serves every objective). User objectives: their jitted
+    functions, which the engine compiles into a per-process copy of the step loop."""
+    if objective.kernels:
+        return objective.kernels
+    code = objective.code
+    if code not in _POINTERS:
+        _POINTERS[code] = tuple(first_class(f, sig) for f, sig in zip(_KERNELS[code], (FULL_SIG, SAMPLE_SIG, FULL_SIG)))
+    return _POINTERS[code]
 
 
 # ------------------------------------------------------------------------------------------------

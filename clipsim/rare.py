@@ -369,8 +369,8 @@ def _large_draw(code, params, a, state):
 
 
 @njit(cache=True)
-def _is_path(m, rho, alev, plev, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes,
-             ptab, x0, grid, W, OS, RNG, SUMS, INTS, records, LR):
+def _is_path(m, rho, alev, plev, ocode, ofp, X, y, fg, sg, pg, f_star, haspop, ncode, nvec, nparams, nwork, nf,
+             pmeta, pcodes, ptab, wk, x0, grid, W, OS, RNG, SUMS, INTS, records, LR):
     """Path m from t = 1 under the mixture proposal; LR[m] = its exact likelihood ratio dP/dQ.
 
     Proposal: with probability rho one (step, coordinate) slot J, uniform among the T·d, has its noise
@@ -394,7 +394,7 @@ def _is_path(m, rho, alev, plev, ocode, ofp, X, y, f_star, haspop, ncode, nvec, 
     cnt = np.zeros(2, dtype=np.int64)
     n_drawn, t, gi = 0, 1, 0
     while t <= T + 1:
-        _eng._evaluate(ocode, ofp, X, y, haspop, w, x0, grad, pgrad, ev)
+        _eng._evaluate(ocode, ofp, X, y, fg, pg, haspop, w, x0, grad, pgrad, ev)
         if not (math.isfinite(ev[0]) and math.isfinite(ev[1])):
             INTS[m, _eng._I_DIV] = t
             break
@@ -407,7 +407,7 @@ def _is_path(m, rho, alev, plev, ocode, ofp, X, y, f_star, haspop, ncode, nvec, 
         else:
             _st.reset(pend)
             n_drawn += d
-            _noise.noise_fill(ncode, nvec, nparams, state, xi, work)
+            nf(ncode, nvec, nparams, state, xi, work)
             if jump >= 0 and jump // d == t - 1:
                 xi[np.int64(jump % d)] = _large_draw(ncode, nparams, a, state)
             for i in range(d):
@@ -417,7 +417,7 @@ def _is_path(m, rho, alev, plev, ocode, ofp, X, y, f_star, haspop, ncode, nvec, 
                     n_large[j] += 1.0
                 g[i] = (0.0 + grad[i]) + xi[i]
                 u[i] = g[i]
-            _st.walk(pcodes, ptab, pmeta[1], pmeta[0] - 1, t, 0, w, g, u, st, cnt, pend)
+            wk(pcodes, ptab, pmeta[1], pmeta[0] - 1, t, 0, w, g, u, st, cnt, pend)
             _st.descend(w, u, ptab[0, t - 1], st, pend)
         t += 1
     INTS[m, _eng._I_T], INTS[m, _eng._I_GI] = t, gi
@@ -430,11 +430,11 @@ def _is_path(m, rho, alev, plev, ocode, ofp, X, y, f_star, haspop, ncode, nvec, 
 
 
 @njit(parallel=True, cache=True)
-def _is_paths(rho, alev, plev, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes, ptab,
-              x0, grid, W, OS, RNG, SUMS, INTS, records, LR):
+def _is_paths(rho, alev, plev, ocode, ofp, X, y, fg, sg, pg, f_star, haspop, ncode, nvec, nparams, nwork, nf,
+              pmeta, pcodes, ptab, wk, x0, grid, W, OS, RNG, SUMS, INTS, records, LR):
     for m in prange(W.shape[0]):
-        _is_path(m, rho, alev, plev, ocode, ofp, X, y, f_star, haspop, ncode, nvec, nparams, nwork, pmeta, pcodes,
-                 ptab, x0, grid, W, OS, RNG, SUMS, INTS, records, LR)
+        _is_path(m, rho, alev, plev, ocode, ofp, X, y, fg, sg, pg, f_star, haspop, ncode, nvec, nparams, nwork, nf,
+                 pmeta, pcodes, ptab, wk, x0, grid, W, OS, RNG, SUMS, INTS, records, LR)
 
 
 def _is_supported(objective, noise, optimizer):
@@ -442,6 +442,9 @@ def _is_supported(objective, noise, optimizer):
     if not fam_ok or noise.vector != "iid":
         raise ValueError(f"noise = {noise} is not allowed with method 'is': allowed are iid {', '.join(_IS_FAMILIES)} "
                          "(their conditional law given |X| > a is exact)")
+    if objective.kernels or optimizer.user_stage is not None:
+        raise ValueError(f"objective = {objective.name}, optimizer = {optimizer} is not allowed with method 'is': it "
+                         "runs built-in objectives and stages only (a user's piece would be compiled into the cached kernel)")
     if objective.finite_sum or optimizer.batch != 1:
         raise ValueError("method = 'is' is not allowed for finite-sum objectives or batch > 1: one noise draw per step only")
 

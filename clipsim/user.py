@@ -24,7 +24,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-import types
 
 from ._rng import standard_normal, uniform  # noqa: F401  (the helpers user samplers call)
 
@@ -106,11 +105,3 @@ def load_source(sources):
                 f.write(text)
             os.replace(tmp, path)
         load_module(path, allow_code=True)
-
-
-def shim(name, **functions):
-    """A module object holding ``functions``: a kernel clone reads ``_obj.full_grad`` etc. from it."""
-    mod = types.ModuleType(name)
-    for k, v in functions.items():
-        setattr(mod, k, v)
-    return mod

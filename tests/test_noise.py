@@ -247,7 +247,7 @@ def test_noise_fill_does_not_allocate():
         c, v, p = nz.pack()
         twin(c, v, p, np.ones(4, np.uint64), np.empty(8), np.empty(noise_work_size(8)))
     ir = twin.inspect_llvm(twin.signatures[0])
-    assert "_fill_stable" in ir and "_t_from" in ir  # callees are part of the module
+    assert "_stable_block" in ir and "_t_from" in ir  # callees are part of the module
     assert "NRT_MemInfo_alloc" not in ir and "NRT_Allocate" not in ir
 
 
@@ -255,11 +255,13 @@ def test_block_samplers_compile_one_signature_each():
     """The block transforms are called with an int64 offset (never a Literal[int](0)): one compile."""
     from numba import njit
 
-    for fill, block in ((N._fill_stable, N._stable_block), (N._fill_gaussian, N._box_muller)):
-        twin = njit(fill.py_func)  # not cached: its callees are typed (and compiled) in this process
-        for d in (1, 5, N._BLOCK + 3):
-            args = (1.0, 1.5, 0.0) if fill is N._fill_stable else (1.0,)
-            twin(np.empty(d), np.empty(noise_work_size(d)), np.ones(4, np.uint64), *args)
+    stable = njit(N._fill_stable_entry.py_func)  # not cached: its callees are typed (and compiled) here
+    gauss = njit(N._fill_gaussian.py_func)
+    for d in (1, 5, N._BLOCK + 3):
+        out, work, state = np.empty(d), np.empty(noise_work_size(d)), np.ones(4, np.uint64)
+        stable(np.int64(N.STABLE), np.int64(N.IID), np.array([1.0, 1.5, 0.0, 0.0]), state, out, work)
+        gauss(out, work, state, 1.0)
+    for block in (N._stable_block, N._box_muller):
         assert len(block.signatures) == 1, block.signatures
 
 

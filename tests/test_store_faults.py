@@ -185,8 +185,10 @@ _CHILD = textwrap.dedent("""
     from clipsim.runner import run_sweep
     spec, path, mode = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
     real_replace, real_insert = os.replace, St.Store._insert
-    def die_before_rename(src, dst):
-        os.kill(os.getpid(), signal.SIGKILL)
+    def die_before_rename(src, dst):  # the store's rename only (Numba's cache also renames files)
+        if os.path.abspath(dst).startswith(os.path.abspath(path)):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_replace(src, dst)
     def die_before_index(self, rows):
         os.kill(os.getpid(), signal.SIGKILL)
     if mode == "rename":
