@@ -60,6 +60,21 @@ class CountingGenerator(np.random.Generator):
         return super().integers(*args, **kwargs)
 
 
+class ScriptedGenerator(np.random.Generator):
+    """A numpy Generator whose ``integers`` returns prescribed resampling indices, by the resampled sample's size.
+
+    It builds bootstrap replicates whose answer is known by construction (which replicates are invalid)."""
+
+    def __init__(self, script):
+        super().__init__(np.random.PCG64(0))
+        self.script = script
+
+    def integers(self, low, high=None, size=None, **kwargs):
+        idx = np.asarray(self.script[high])
+        assert (low, idx.shape) == (0, tuple(size))
+        return idx
+
+
 # --------------------------------------------------------------------------------------------
 # loglog_slope
 
@@ -271,6 +286,20 @@ def test_shape_trend_inconclusive_when_too_many_replicates_are_invalid(conf, con
         assert res.verdict == "consistent"
     else:
         assert (res.low, res.high, res.verdict) == (-math.inf, math.inf, "inconclusive")
+
+
+@pytest.mark.parametrize("n_bad, verdict", [(2, "rejected"), (3, "inconclusive")])
+def test_shape_trend_valid_share_exactly_at_threshold(n_bad, verdict):
+    # the interval is kept while the valid share of replicates is >= 1 - a/2. Scripted resamples of
+    # 0, 1, e, e^2, e^3: n_bad of 16 replicates draw the 0 five times (median 0: invalid), the others draw
+    # each value once (median e, slope 1). conf 0.75: 1 - a/2 = 14/16 exactly.
+    vals = np.array([0.0, 1.0, math.e, math.e ** 2, math.e ** 3])
+    rows = np.array([[0] * 5] * n_bad + [[0, 1, 2, 3, 4]] * (16 - n_bad))
+    rng = ScriptedGenerator({3: np.zeros((16, 3), dtype=np.int64), 5: rows})
+    res = St.shape_trend(_shape_members(vals), confidence=0.75, n_boot=16, seed=rng)
+    assert res.slope == pytest.approx(1.0, abs=1e-12) and res.verdict == verdict
+    if verdict == "rejected":
+        assert res.low == pytest.approx(1.0, abs=1e-12) and res.high == pytest.approx(1.0, abs=1e-12)
 
 
 @pytest.mark.parametrize("vals", [np.array([0.0, 0.0, 0.0, 1.0]), np.array([-3.0, -2.0, -1.0, 1.0])])
@@ -496,7 +525,8 @@ def _log_mixture(k, n, p, a0, b0):
     return log_mix - k * math.log(p) - (n - k) * math.log1p(-p)
 
 
-@pytest.mark.parametrize("k, n, a0, b0", [(3, 20, 2.0, 5.0), (1, 100000, 1.0, 1.0), (40, 60, 0.5, 0.5)])
+@pytest.mark.parametrize("k, n, a0, b0", [(3, 20, 2.0, 5.0), (1, 100000, 1.0, 1.0), (5, 10**6, 1.0, 1.0),
+                                        (40, 60, 0.5, 0.5)])
 def test_betabinomial_cs_ends_solve_the_mixture_equation(k, n, a0, b0):
     # the ends are the two roots of M_n(p) = 1/alpha around k/n, to the root finder's tolerance
     alpha = 0.05
