@@ -526,16 +526,19 @@ def _log_mixture(k, n, p, a0, b0):
 
 
 @pytest.mark.parametrize("k, n, a0, b0", [(3, 20, 2.0, 5.0), (1, 100000, 1.0, 1.0), (5, 10**6, 1.0, 1.0),
-                                        (40, 60, 0.5, 0.5)])
+                                        (40, 60, 0.5, 0.5), (1, 10**7, 1.0, 1.0), (2, 10**8, 1.0, 1.0)])
 def test_betabinomial_cs_ends_solve_the_mixture_equation(k, n, a0, b0):
-    # the ends are the two roots of M_n(p) = 1/alpha around k/n, to the root finder's tolerance
+    # the ends are the two roots of M_n(p) = 1/alpha around k/n, to the root finder's relative tolerance
+    # (rtol 1e-12; the low ends of the last two cases are 5e-16 and 3e-13, where an absolute tolerance fails)
     alpha = 0.05
     low, high = St._betabinomial_cs(k, n, alpha, a0, b0)
     assert 0 < low < k / n < high < 1
     for p in (low, high):
-        # d log M / dp = -k/p + (n-k)/(1-p); the root is located to xtol 1e-15 + rtol 1e-12 |p|
+        # d log M / dp = -k/p + (n-k)/(1-p); the root is located to rtol 1e-12 |p| (brentq: 2 rtol)
         slope = abs(-k / p + (n - k) / (1 - p))
-        # plus the rounding of the terms of log M (each ~ 1e-15 relative)
+        # plus the rounding of the terms of log M (each ~ 1e-15 relative) and of the code's log-Beta, whose
+        # log-gamma terms (about n log n) cancel: 4 eps of their size
         terms = abs(k * math.log(p)) + abs((n - k) * math.log1p(-p)) + math.log(n + 1) + 3.0
+        beta_err = 4 * 2.2e-16 * sum(abs(math.lgamma(v)) for v in (a0 + k, b0 + n - k, a0 + b0 + n))
         assert _log_mixture(k, n, p, a0, b0) == pytest.approx(math.log(1 / alpha),
-                                                             abs=slope * (1e-15 + 2e-12 * p) + 1e-14 * terms)
+                                                             abs=slope * 2e-12 * p + 1e-14 * terms + beta_err)
