@@ -70,6 +70,7 @@ class ScriptedGenerator(np.random.Generator):
         self.script = script
 
     def integers(self, low, high=None, size=None, **kwargs):
+        low, high = (0, low) if high is None else (low, high)  # integers(n) is integers(0, n)
         idx = np.asarray(self.script[high])
         assert (low, idx.shape) == (0, tuple(size))
         return idx
