@@ -51,14 +51,17 @@ def ref_profile(y, z, L, xi_hi):
     (sigma = z xi / expm1(xi L)): a dense grid, then a bounded Brent search around its best point."""
 
     def ll(xi):
+        if xi * L > 709.0:
+            return -math.inf
         sigma = z / L if xi == 0.0 else z * xi / math.expm1(xi * L)
-        return ref_loglik(y, xi, sigma)
+        return ref_loglik(y, xi, sigma) if sigma > 0 else -math.inf
 
     grid = np.linspace(-1.0, xi_hi, 801)
     grid = grid[grid != 0.0]
-    with np.errstate(over="ignore"):
+    with np.errstate(all="ignore"):  # expm1 overflows where xi L > 709: sigma = 0 there, no likelihood
         sig = z * grid / np.expm1(grid * L)
-    vals = np.sum(st.genpareto.logpdf(y[:, None], grid[None, :], 0.0, sig[None, :]), axis=0)
+        vals = np.sum(st.genpareto.logpdf(y[:, None], grid[None, :], 0.0, sig[None, :]), axis=0)
+    vals = np.where(np.isnan(vals) | (sig <= 0), -np.inf, vals)
     j = int(np.argmax(vals))
     lo, hi = grid[max(j - 1, 0)], grid[min(j + 1, grid.size - 1)]
     r = optimize.minimize_scalar(lambda t: -ll(t), bounds=(lo, hi), method="bounded",
@@ -216,3 +219,303 @@ def test_gpd_mle_uniform_data_sits_at_the_xi_minus_one_boundary():
     l_f = ref_loglik(y, xi[0], sigma[0])
     assert l_f >= l_r - 1e-9 and l_r == pytest.approx(0.0, abs=1e-9)
     assert xi[0] == -1.0 and sigma[0] == 1.0
+
+
+# ---------------------------------------------------------------- profile likelihood of the quantile
+
+
+def _fit_case(x, delta, tq=0.9):
+    """Threshold, exceedances, L and the reference fit of a sample (everything by hand and scipy)."""
+    n = x.size
+    m = int(math.floor(n * (1 - tq) + 1e-9))
+    xs = np.sort(x)
+    u = xs[n - m - 1]
+    y = xs[n - m:] - u
+    L = math.log(m / (n * delta))
+    xi_r, s_r, l_r = ref_mle(y)
+    z_r = float(st.genpareto.isf(math.exp(-L), xi_r, 0.0, s_r))  # u + z_r: the fitted (1-delta)-quantile
+    return dict(n=n, m=m, u=u, y=y, L=L, xi=xi_r, sigma=s_r, lmax=l_r, z=z_r,
+                xi_hi=min(max(5.0, 2.0 * xi_r + 1.0), 700.0 / L))
+
+
+@functools.lru_cache(maxsize=None)
+def _lomax_case(seed, n=400, delta=1e-3):
+    return lomax(2.0, n, seed), _fit_case(lomax(2.0, n, seed), delta)
+
+
+def test_gpd_profile_quantile_matches_the_reference_profile():
+    """At the fitted quantile the profile equals the maximum likelihood; elsewhere it equals the
+    reference maximisation over xi (scipy log-density); z <= 0 (a quantile at or below the threshold)
+    has likelihood zero. Tolerance 1e-7: both searches locate xi to 1e-8 or better, and the log-likelihood
+    is flat to second order at the maximum."""
+    _, c = _lomax_case(1)
+    y, L, hi = c["y"], c["L"], c["xi_hi"]
+    assert S._gpd_profile_quantile(y, c["z"], L, hi) == pytest.approx(c["lmax"], abs=1e-7)
+    for f in (0.3, 0.8, 1.5, 4.0):
+        z = f * c["z"]
+        want = ref_profile(y, z, L, hi)
+        assert want < c["lmax"] - 1e-3
+        assert S._gpd_profile_quantile(y, z, L, hi) == pytest.approx(want, abs=1e-7)
+    for z in (0.0, -1.0):
+        assert S._gpd_profile_quantile(y, z, L, hi) == -math.inf
+
+
+def _deficit(c, q):
+    """2 x log-likelihood-ratio deficit of the quantile value q, halved (compare with CRIT)."""
+    return c["lmax"] - ref_profile(c["y"], q - c["u"], c["L"], c["xi_hi"])
+
+
+@pytest.mark.parametrize("seed", [1, 3, 5])
+def test_gpd_profile_interval_ends_sit_on_the_chi2_cutoff(seed):
+    """Both ends of the 95% interval have profile deficit chi2_1(0.95)/2 (Coles 2001, §4.3.3); fit,
+    threshold and shape interval as defined (Wald, (1+xi)/sqrt(m)). Tolerance 1e-6 in log-likelihood:
+    the ends are located to 1e-10 z (brentq) and each profile to 1e-8 in xi."""
+    x, c = _lomax_case(seed)
+    r = S.gpd_tail_quantile(x, 1e-3, warn=False)
+    assert (r.n, r.n_exceed, r.threshold, r.method, r.confidence) == (400, 40, c["u"], "profile", 0.95)
+    assert r.xi == pytest.approx(c["xi"], abs=1e-3) and r.sigma == pytest.approx(c["sigma"], rel=1e-3)
+    assert r.estimate == pytest.approx(c["u"] + c["z"], rel=1e-4)
+    assert c["u"] < r.low < r.estimate < r.high < math.inf
+    assert _deficit(c, r.low) == pytest.approx(CRIT, abs=1e-6)
+    assert _deficit(c, r.high) == pytest.approx(CRIT, abs=1e-6)
+    half = st.norm.ppf(0.975) * (1 + r.xi) / math.sqrt(40)
+    assert (r.xi_low, r.xi_high) == pytest.approx((r.xi - half, r.xi + half), rel=1e-12)
+
+
+def test_gpd_profile_interval_other_level():
+    x, c = _lomax_case(3)
+    r = S.gpd_tail_quantile(x, 1e-3, confidence=0.8, warn=False)
+    crit = 0.5 * st.chi2.ppf(0.8, 1)
+    assert _deficit(c, r.low) == pytest.approx(crit, abs=1e-6)
+    assert _deficit(c, r.high) == pytest.approx(crit, abs=1e-6)
+
+
+def test_gpd_profile_interval_unbounded_on_both_sides():
+    """Three exceedances, delta = 1e-12: the profile deficit stays below the cutoff from 1e-6 times the
+    fitted excess (where the lower search starts) up to the upper search limit (2 x 4^20 times it,
+    beyond 1e12): the interval is [threshold, inf)."""
+    x = lomax(2.0, 30, 1)
+    c = _fit_case(x, 1e-12)
+    assert _deficit(c, c["u"] + 2 * 4.0 ** 20 * c["z"]) < CRIT - 0.1
+    assert _deficit(c, c["u"] + 1e-6 * c["z"]) < CRIT - 0.1
+    r = S.gpd_tail_quantile(x, 1e-12, warn=False)
+    assert (r.low, r.high) == (c["u"], math.inf)
+
+
+def test_gpd_profile_interval_lower_end_just_above_the_search_start():
+    """Two exceedances (2 and 100002 above the threshold 17), delta just below m/n: the deficit at 1e-6
+    times the fitted excess is above the cutoff but by less than one, so the lower end is found by the
+    root search, close to the threshold."""
+    x = np.r_[np.arange(18.0), 19.0, 19.0 + 1e5]
+    c = _fit_case(x, 0.099)
+    assert c["u"] == 17.0 and c["m"] == 2
+    assert CRIT < _deficit(c, c["u"] + 1e-6 * c["z"]) < CRIT + 1.0
+    r = S.gpd_tail_quantile(x, 0.099, warn=False)
+    assert c["u"] < r.low < r.estimate < r.high < math.inf
+    assert _deficit(c, r.low) == pytest.approx(CRIT, abs=1e-6)
+    assert _deficit(c, r.high) == pytest.approx(CRIT, abs=1e-6)
+
+
+def test_gpd_fit_is_scale_equivariant():
+    """The GPD is a scale family: the fit, the extrapolated quantile and both interval ends of ``c x``
+    are ``c`` times those of ``x``, the shape unchanged (to the 1e-10 relative root tolerance)."""
+    x = lomax(2.0, 400, 7)
+    r1 = S.gpd_tail_quantile(x, 1e-4, warn=False)
+    assert r1.high > 4 * r1.estimate  # the upper search needs several steps
+    for c in (1e-9, 1e6):
+        rc = S.gpd_tail_quantile(c * x, 1e-4, warn=False)
+        for f in ("estimate", "low", "high", "sigma", "threshold"):
+            assert getattr(rc, f) == pytest.approx(c * getattr(r1, f), rel=1e-8), f
+        assert rc.xi == pytest.approx(r1.xi, abs=1e-10) and rc.gof_pvalue == pytest.approx(r1.gof_pvalue)
+
+
+# ---------------------------------------------------------------- bootstrap
+
+
+def _percentile_bootstrap(x, delta, tq, n_boot, seed, conf):
+    """The percentile bootstrap as defined: n_boot resamples of the whole sample drawn at once from
+    default_rng(seed), each refitted (a resample whose exceedances are all ties reuses the data's)."""
+    n = x.size
+    m = int(math.floor(n * (1 - tq) + 1e-9))
+    L = math.log(m / (n * delta))
+    rng = np.random.default_rng(seed)
+    xb = np.sort(x[rng.integers(0, n, size=(n_boot, n))], axis=1)
+    u = xb[:, n - m - 1]
+    y = xb[:, n - m:] - u[:, None]
+    y_data = np.sort(x)[n - m:] - np.sort(x)[n - m - 1]
+    y[np.all(y == 0, axis=1)] = y_data
+    xi, sigma = S._gpd_mle(y)
+    q = u + np.array([st.genpareto.isf(math.exp(-L), xi[b], 0.0, sigma[b]) for b in range(n_boot)])
+    a = 1 - conf
+    return np.quantile(q, [a / 2, 1 - a / 2]), np.quantile(xi, [a / 2, 1 - a / 2])
+
+
+def test_gpd_bootstrap_is_the_percentile_bootstrap_with_default_replicates_and_seed():
+    x = lomax(2.0, 500, 9)
+    r = S.gpd_tail_quantile(x, 1e-3, method="bootstrap", warn=False)  # defaults: n_boot 200, seed 0
+    (ql, qh), (xl, xh) = _percentile_bootstrap(x, 1e-3, 0.9, 200, 0, 0.95)
+    assert r.method == "bootstrap"
+    assert (r.low, r.high) == pytest.approx((ql, qh), rel=1e-9)
+    assert (r.xi_low, r.xi_high) == pytest.approx((xl, xh), rel=1e-12)
+    r2 = S.gpd_tail_quantile(x, 1e-3, method="bootstrap", confidence=0.8, n_boot=50,
+                             seed=np.random.default_rng(3), warn=False)
+    (ql, qh), (xl, xh) = _percentile_bootstrap(x, 1e-3, 0.9, 50, 3, 0.8)
+    assert (r2.low, r2.high, r2.xi_low, r2.xi_high) == pytest.approx((ql, qh, xl, xh), rel=1e-9)
+
+
+def test_gpd_bootstrap_in_chunks_equals_one_draw():
+    """More than 4e6 resampled values are drawn in chunks; the result is that of one draw."""
+    n = 1_400_001  # 4e6 // n = 2 replicates per chunk: chunks of 2 and 1
+    x = lomax(3.0, n, 10)
+    r = S.gpd_tail_quantile(x, 1e-7, threshold_quantile=0.999, method="bootstrap", n_boot=3, seed=4,
+                            warn=False)
+    (ql, qh), (xl, xh) = _percentile_bootstrap(x, 1e-7, 0.999, 3, 4, 0.95)
+    assert (r.low, r.high, r.xi_low, r.xi_high) == pytest.approx((ql, qh, xl, xh), rel=1e-9)
+
+
+def test_gpd_bootstrap_all_tied_resamples_reuse_the_data():
+    x = np.r_[np.ones(8), 2.0, 3.0]  # m = 2 exceedances (1, 2) over u = 1; most resamples are all ones
+    r = S.gpd_tail_quantile(x, 0.1, threshold_quantile=0.8, method="bootstrap", n_boot=40, seed=2,
+                            warn=False)
+    (ql, qh), (xl, xh) = _percentile_bootstrap(x, 0.1, 0.8, 40, 2, 0.95)
+    assert (r.low, r.high, r.xi_low, r.xi_high) == pytest.approx((ql, qh, xl, xh), rel=1e-9)
+
+
+def test_rng_accepts_a_seed_or_a_generator():
+    g = np.random.default_rng(8)
+    assert S._rng(g) is g
+    assert S._rng(5).random(3).tolist() == np.random.default_rng(5).random(3).tolist()
+    assert S._rng(0).random() == np.random.default_rng(0).random()
+    with pytest.raises(ValueError, match=r"^seed = -1 is not allowed: must be an integer in \[0, inf\]$"):
+        S._rng(-1)
+
+
+# ---------------------------------------------------------------- input checks and poor-fit flags
+
+
+def test_gpd_exceedance_count_and_threshold_boundaries():
+    x = lomax(2.0, 1000, 12)
+    assert S.gpd_tail_quantile(x, 1e-3, warn=False).n_exceed == 100  # floor(1000 x 0.1), not 99
+    with pytest.raises(ValueError, match=r"^threshold_quantile = 0\.91 leaves 1 exceedances of 20 values: "
+                                         r"need 2 \.\. n-1$"):
+        S.gpd_tail_quantile(x[:20], 1e-3, threshold_quantile=0.91)
+    assert S.gpd_tail_quantile(x[:20], 1e-3, threshold_quantile=0.9, warn=False).n_exceed == 2
+    assert S.gpd_tail_quantile(x[:20], 0.9, threshold_quantile=0.01, warn=False).n_exceed == 19
+    with pytest.raises(ValueError, match="leaves 20 exceedances of 20 values"):
+        S.gpd_tail_quantile(x[:20], 1e-3, threshold_quantile=1e-12)
+    # delta must lie below m / n = 0.1
+    with pytest.raises(ValueError, match=r"^delta = 0\.1 is not allowed: must be below the exceedance rate "
+                                         r"m/n = 0\.1 \(use quantile_ci inside the data\)$"):
+        S.gpd_tail_quantile(x, 0.1)
+    r = S.gpd_tail_quantile(x, 0.0999, warn=False)
+    assert r.threshold == np.sort(x)[899] and r.delta == 0.0999
+
+
+def test_gpd_needs_two_exceedances_off_the_threshold():
+    with pytest.raises(ValueError, match="^values: fewer than two exceedances above the threshold differ"):
+        S.gpd_tail_quantile(np.r_[np.arange(17.0), 20.0, 20.0, 21.0], 0.05)
+    r = S.gpd_tail_quantile(np.r_[np.arange(17.0), 20.0, 20.5, 21.0], 0.05, warn=False)
+    assert r.threshold == 20.0 and r.n_exceed == 2
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(method="wald"), r"^method = 'wald' is not allowed: must be one of 'profile', 'bootstrap'$"),
+    (dict(min_exceed=0), r"^min_exceed = 0 is not allowed"),
+    (dict(n_boot=0), r"^n_boot = 0 is not allowed"),
+    (dict(threshold_quantile=1.0), r"^threshold_quantile = 1"),
+    (dict(confidence=1.0), r"^confidence = 1"),
+])
+def test_gpd_refuses_bad_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        S.gpd_tail_quantile(lomax(2.0, 100, 0), 1e-3, **kwargs)
+
+
+def test_gpd_min_exceed_boundary():
+    x = lomax(2.0, 500, 13)  # m = 50 exceedances
+    r = S.gpd_tail_quantile(x, 1e-3)  # default min_exceed = 50: enough, no flag, no warning
+    assert not any("exceedances (<" in s for s in r.reasons), r.reasons
+    with pytest.warns(S.PoorFitWarning, match=r"^poor GPD tail fit: .*only 50 exceedances \(< 51\)"):
+        r = S.gpd_tail_quantile(x, 1e-3, min_exceed=51)
+    assert r.poor_fit and "only 50 exceedances (< 51)" in r.reasons
+
+
+def test_gpd_extrapolation_range_flags():
+    """n delta < 0.01 (two decades past 1/n) is flagged; n delta = 0.01 is not."""
+    x = lomax(3.0, 1000, 14)  # m = 100
+    two = "extrapolating to delta"
+    assert not any(two in s for s in S.gpd_tail_quantile(x, 1e-5, warn=False).reasons)  # n delta = 0.01
+    r = S.gpd_tail_quantile(x, 0.999e-5, warn=False)
+    assert r.poor_fit and f"extrapolating to delta = {0.999e-5:g} with n = 1000: more than two decades " \
+                          "past 1/n" in r.reasons
+
+
+def test_gpd_narrow_interval_flag_needs_a_thousand_exceedances_and_n_delta_below_one():
+    narrow = "extrapolating past 1/n with"
+    x = lomax(3.0, 10_000, 15)  # m = 1000
+    assert not any(narrow in s for s in S.gpd_tail_quantile(x, 1e-4, warn=False).reasons)  # n delta = 1
+    r = S.gpd_tail_quantile(x, 0.99e-4, warn=False)
+    assert any(s.startswith(f"{narrow} 1000 exceedances") for s in r.reasons), r.reasons
+    r = S.gpd_tail_quantile(x[:9990], 0.99e-4, warn=False)  # m = 999
+    assert not any(narrow in s for s in r.reasons), r.reasons
+    r = S.gpd_tail_quantile(x, 0.5e-6, warn=False)  # n delta < 0.01: the two-decade flag only
+    assert not any(narrow in s for s in r.reasons) and any("two decades" in s for s in r.reasons)
+
+
+def test_gpd_goodness_of_fit_pvalue_and_flag():
+    """The KS p-value is scipy's, of the exceedances against the fitted GPD; flagged below 1%."""
+    for x in (lomax(2.0, 2000, 16), np.r_[np.linspace(0, 1, 900), 10 + np.linspace(0, 1, 50),
+                                          20 + np.linspace(0, 1, 50)]):
+        r = S.gpd_tail_quantile(x, 1e-3, warn=False)
+        y = np.sort(x)[-r.n_exceed:] - r.threshold
+        p = st.kstest(y, st.genpareto(r.xi, 0.0, r.sigma).cdf).pvalue
+        assert r.gof_pvalue == pytest.approx(p, rel=1e-9)
+        assert any("goodness-of-fit rejects" in s for s in r.reasons) == (p < 0.01)
+    assert p < 0.01  # the bimodal tail is rejected
+
+
+@pytest.mark.parametrize("xi_true", [-0.45, -0.6])
+def test_gpd_irregular_shape_flag(xi_true):
+    """Exceedances at the GPD's own quantiles: the fitted shape is close to the true one and the flag
+    is raised iff it is below -0.5."""
+    m = 200
+    y = st.genpareto(xi_true, 0.0, 1.0).ppf((np.arange(m) + 0.5) / m)
+    x = np.r_[np.zeros(1800), y + 1e-9]  # threshold 0, 200 exceedances (tq 0.9)
+    r = S.gpd_tail_quantile(x, 1e-3, warn=False)
+    assert r.xi == pytest.approx(xi_true, abs=0.04)
+    assert any("likelihood irregular" in s for s in r.reasons) == (xi_true < -0.5)
+
+
+def test_gpd_shape_stability_flag():
+    """The shape refitted over the m/2 largest (above the (m/2+1)-th) is compared with xi; the flag is
+    raised iff they differ by more than z_0.995 (1 + xi) / sqrt(m)."""
+    # a Lomax sample (an exact GPD tail) and a lognormal one (its shape drifts with the threshold)
+    for x in (lomax(2.0, 2000, 17), np.exp(2.0 * np.random.default_rng(4).standard_normal(1000))):
+        r = S.gpd_tail_quantile(x, 1e-4, threshold_quantile=0.5 if x.size == 1000 else 0.9, warn=False)
+        m = r.n_exceed
+        top = np.sort(x)[-(m // 2 + 1):]
+        xi2, _, _ = ref_mle(top[1:] - top[0])
+        thr = st.norm.ppf(0.995) * (1 + max(r.xi, -0.5)) / math.sqrt(m)
+        assert abs(abs(xi2 - r.xi) - thr) > 2e-3  # not at the boundary within the fit's accuracy
+        flagged = [s for s in r.reasons if s.startswith("shape unstable")]
+        assert bool(flagged) == (abs(xi2 - r.xi) > thr), (xi2, r.xi, thr)
+    assert flagged and f"above the {m // 2} largest" in flagged[0]
+
+
+def test_gpd_warning_only_with_reasons():
+    x = lomax(2.0, 2000, 18)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = S.gpd_tail_quantile(x, 1e-3)  # a clean fit: no reasons, no warning
+    assert not r.poor_fit and r.reasons == ()
+
+
+def test_gpdtail_str():
+    r = S.GPDTail(123.456, 50.1, 1234.4, 1e-4, 0.51234, 0.2, 0.8, 1.0, 2.0, 200, 2000, 0.95, "profile", 0.5,
+                  False, ())
+    assert str(r) == ("q_(1-0.0001) = 123.5 (95% CI [50.1, 1234]), GPD xi = 0.512 [0.2, 0.8], "
+                      "200/2000 exceedances")
+    r = S.GPDTail(1.0, 0.5, 2.0, 0.01, -0.1, -0.3, 0.1, 1.0, 0.0, 20, 200, 0.9, "bootstrap", 0.001, True,
+                  ("a", "b"))
+    assert str(r) == ("q_(1-0.01) = 1 (90% CI [0.5, 2]), GPD xi = -0.1 [-0.3, 0.1], 20/200 exceedances; "
+                      "POOR FIT: a; b")
