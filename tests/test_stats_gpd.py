@@ -545,3 +545,32 @@ def test_gpdtail_str():
                   ("a", "b"))
     assert str(r) == ("q_(1-0.01) = 1 (90% CI [0.5, 2]), GPD xi = -0.1 [-0.3, 0.1], 20/200 exceedances; "
                       "POOR FIT: a; b")
+
+
+@pytest.mark.parametrize("values,kwargs,msg", [
+    ([1.0, 2.0, np.inf, 3.0] * 5, {}, "values[2] = inf is not allowed here: tail fits need finite values "
+                                      "(drop diverged seeds and count them separately)"),
+    ([1.0, 2.0], {}, "values has 2 values: at least 3 needed"),
+    (None, dict(delta=1.0), "delta = 1.0 is not allowed: must be a real number in (0.0, 1.0)"),
+    (None, dict(delta=1.5), "delta = 1.5 is not allowed: must be a real number in (0.0, 1.0)"),
+    (None, dict(threshold_quantile=0.0), "threshold_quantile = 0.0 is not allowed: must be a real number in "
+                                         "(0.0, 1.0)"),
+    (None, dict(threshold_quantile=1.0), "threshold_quantile = 1.0 is not allowed: must be a real number in "
+                                         "(0.0, 1.0)"),
+    (None, dict(threshold_quantile=1.5), "threshold_quantile = 1.5 is not allowed: must be a real number in "
+                                         "(0.0, 1.0)"),
+])
+def test_gpd_input_messages(values, kwargs, msg):
+    kwargs = {"delta": 0.01, **kwargs}
+    with pytest.raises(ValueError) as e:
+        S.gpd_tail_quantile(lomax(2.0, 100, 0) if values is None else values, **kwargs)
+    assert str(e.value) == msg
+
+
+def test_gpd_three_values_are_enough():
+    """n = 3, m = floor(3 x 0.9) = 2 exceedances (1 and 2 over u = 1): the likelihood supremum is the
+    xi = -1 edge, uniform on [0, 2], so q = u + 2 (1 - n delta / m) = 1 + 2 x 0.85."""
+    assert ref_mle(np.array([1.0, 2.0]))[2] == pytest.approx(-2 * math.log(2.0), abs=1e-6)
+    r = S.gpd_tail_quantile([1.0, 2.0, 3.0], 0.1, threshold_quantile=0.1, warn=False)
+    assert (r.n, r.n_exceed, r.threshold) == (3, 2, 1.0)
+    assert (r.xi, r.sigma) == (-1.0, 2.0) and r.estimate == pytest.approx(2.7, rel=1e-12)
