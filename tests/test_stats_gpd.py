@@ -432,7 +432,8 @@ def test_gpd_exceedance_count_and_threshold_boundaries():
 
 
 def test_gpd_needs_two_exceedances_off_the_threshold():
-    with pytest.raises(ValueError, match="^values: fewer than two exceedances above the threshold differ"):
+    with pytest.raises(ValueError, match=r"^values: fewer than two exceedances above the threshold differ from "
+                                         r"it \(ties\); cannot fit a GPD$"):
         S.gpd_tail_quantile(np.r_[np.arange(17.0), 20.0, 20.0, 21.0], 0.05)
     r = S.gpd_tail_quantile(np.r_[np.arange(17.0), 20.0, 20.5, 21.0], 0.05, warn=False)
     assert r.threshold == 20.0 and r.n_exceed == 2
@@ -440,8 +441,8 @@ def test_gpd_needs_two_exceedances_off_the_threshold():
 
 @pytest.mark.parametrize("kwargs,match", [
     (dict(method="wald"), r"^method = 'wald' is not allowed: must be one of 'profile', 'bootstrap'$"),
-    (dict(min_exceed=0), r"^min_exceed = 0 is not allowed"),
-    (dict(n_boot=0), r"^n_boot = 0 is not allowed"),
+    (dict(min_exceed=0), r"^min_exceed = 0 is not allowed: must be an integer in \[1, inf\]$"),
+    (dict(n_boot=0), r"^n_boot = 0 is not allowed: must be an integer in \[1, 1000000\]$"),
     (dict(threshold_quantile=1.0), r"^threshold_quantile = 1"),
     (dict(confidence=1.0), r"^confidence = 1"),
 ])
@@ -574,3 +575,34 @@ def test_gpd_three_values_are_enough():
     r = S.gpd_tail_quantile([1.0, 2.0, 3.0], 0.1, threshold_quantile=0.1, warn=False)
     assert (r.n, r.n_exceed, r.threshold) == (3, 2, 1.0)
     assert (r.xi, r.sigma) == (-1.0, 2.0) and r.estimate == pytest.approx(2.7, rel=1e-12)
+
+
+def test_gpd_smallest_allowed_replicates_and_exceedance_minimum():
+    x = lomax(2.0, 200, 19)
+    r = S.gpd_tail_quantile(x, 1e-3, method="bootstrap", n_boot=1, seed=3, warn=False)
+    (ql, qh), _ = _percentile_bootstrap(x, 1e-3, 0.9, 1, 3, 0.95)
+    assert r.low == r.high == pytest.approx(ql, rel=1e-9) and ql == qh  # one replicate: a point
+    r = S.gpd_tail_quantile(x, 1e-3, min_exceed=1, warn=False)  # 20 exceedances >= 1: no count flag
+    assert not any("exceedances (<" in s for s in r.reasons)
+
+
+def test_gpd_shape_refit_over_the_top_half_with_four_exceedances():
+    """m = 4 exceedances, m/2 = 2: the refit uses the two largest above the third largest. Exceedances
+    (1, 2, 2.001, 10): the refit of (0.001, 8) differs from the full fit by more than
+    z_0.995 (1 + max(xi, -0.5)) / 2, so the shape is flagged unstable."""
+    x = np.r_[np.arange(16.0), 20.0, 20.0 + np.array([1.0, 2.0, 2.001, 10.0])]
+    r = S.gpd_tail_quantile(x, 0.01, threshold_quantile=1 - 4.5 / 21, warn=False)
+    assert r.n_exceed == 4 and r.threshold == 20.0
+    xi2 = ref_mle(np.array([2.001 - 2.0, 10.0 - 2.0]))[0]
+    thr = st.norm.ppf(0.995) * (1 + max(r.xi, -0.5)) / 2
+    assert abs(xi2 - r.xi) > thr + 0.5
+    assert any(s.startswith("shape unstable") for s in r.reasons)
+
+
+def test_gpd_shape_refit_needs_two_distinct_values_in_the_top_half():
+    """Exceedances (0.5, 1, 1, 8): of the two largest only one exceeds the third largest, so no GPD can be
+    refitted above it and no stability verdict is given."""
+    x = np.r_[np.arange(16.0), 20.0, 20.0 + np.array([0.5, 1.0, 1.0, 8.0])]
+    r = S.gpd_tail_quantile(x, 0.01, threshold_quantile=1 - 4.5 / 21, warn=False)
+    assert r.n_exceed == 4
+    assert not any(s.startswith("shape unstable") for s in r.reasons), r.reasons
