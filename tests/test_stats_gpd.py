@@ -516,8 +516,9 @@ def test_gpd_shape_stability_flag():
     """The shape refitted over the m/2 largest (above the (m/2+1)-th) is compared with xi; the flag is
     raised iff they differ by more than z_0.995 (1 + xi) / sqrt(m)."""
     # a Lomax sample (an exact GPD tail) and a lognormal one (its shape drifts with the threshold)
-    for x in (lomax(2.0, 2000, 17), np.exp(2.0 * np.random.default_rng(4).standard_normal(1000))):
-        r = S.gpd_tail_quantile(x, 1e-4, threshold_quantile=0.5 if x.size == 1000 else 0.9, warn=False)
+    # (m = 200 and m = 501: an odd m has a middle exceedance that belongs to neither half)
+    for x in (lomax(2.0, 2000, 17), np.exp(2.0 * np.random.default_rng(4).standard_normal(1002))):
+        r = S.gpd_tail_quantile(x, 1e-4, threshold_quantile=0.5 if x.size == 1002 else 0.9, warn=False)
         m = r.n_exceed
         top = np.sort(x)[-(m // 2 + 1):]
         xi2, _, _ = ref_mle(top[1:] - top[0])
@@ -599,10 +600,11 @@ def test_gpd_shape_refit_over_the_top_half_with_four_exceedances():
     assert any(s.startswith("shape unstable") for s in r.reasons)
 
 
-def test_gpd_shape_refit_needs_two_distinct_values_in_the_top_half():
-    """Exceedances (0.5, 1, 1, 8): of the two largest only one exceeds the third largest, so no GPD can be
-    refitted above it and no stability verdict is given."""
-    x = np.r_[np.arange(16.0), 20.0, 20.0 + np.array([0.5, 1.0, 1.0, 8.0])]
-    r = S.gpd_tail_quantile(x, 0.01, threshold_quantile=1 - 4.5 / 21, warn=False)
-    assert r.n_exceed == 4
+@pytest.mark.parametrize("ex", [(0.5, 1.0, 1.0, 8.0), (0.5, 0.7, 1.0, 1.0, 8.0)])
+def test_gpd_shape_refit_needs_two_distinct_values_in_the_top_half(ex):
+    """Exceedances (0.5, [0.7,] 1, 1, 8): of the two largest only one exceeds the third largest, so no GPD
+    can be refitted above it and no stability verdict is given."""
+    x = np.r_[np.arange(16.0), 20.0, 20.0 + np.array(ex)]
+    r = S.gpd_tail_quantile(x, 0.01, threshold_quantile=1 - (len(ex) + 0.5) / x.size, warn=False)
+    assert r.n_exceed == len(ex) and r.threshold == 20.0
     assert not any(s.startswith("shape unstable") for s in r.reasons), r.reasons
