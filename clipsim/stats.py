@@ -605,7 +605,10 @@ def _gpd_mle(y):
         tau = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, 21)[None, :]
     ll, xi, sigma = _gpd_profile(y, tau)
     j = np.argmax(ll, axis=1)
-    return xi[rows, j], sigma[rows, j]
+    # the supremum at the xi = -1 edge (uniform on [0, max y]: -log max(y) per exceedance) is not on
+    # Grimshaw's curve of stationary points; take it where it is higher
+    edge = -np.log(ymax[:, 0]) > ll[rows, j]
+    return np.where(edge, _XI_MIN, xi[rows, j]), np.where(edge, ymax[:, 0], sigma[rows, j])
 
 
 def _gpd_quantile(u, xi, sigma, log_ratio):
@@ -630,6 +633,8 @@ def _gpd_loglik(y, xi, sigma):
         return -math.inf
     if abs(xi) < 1e-12:
         return -y.size * math.log(sigma) - float(np.sum(y)) / sigma
+    if xi == _XI_MIN:  # uniform on [0, sigma]
+        return -y.size * math.log(sigma) if float(np.max(y)) <= sigma else -math.inf
     a = xi * y / sigma
     if np.any(a <= -1.0):
         return -math.inf
