@@ -78,6 +78,25 @@ def test_importance_sampling_refuses_inexact_noise():
                          threshold=10.0, method="is")
 
 
+def test_importance_sampling_refuses_user_pieces():
+    """The IS kernel is cached: a user's objective (its functions would be compiled into it) is refused."""
+    from numba import njit
+
+    @njit
+    def half_square(w, grad):
+        f = 0.0
+        for i in range(w.shape[0]):
+            grad[i] = w[i]
+            f += 0.5 * w[i] * w[i]
+        return f
+
+    mine = objectives.custom(half_square, 1, L=1.0, f_star=0.0, name="test_rare_half_square")
+    with pytest.raises(ValueError, match="objective = test_rare_half_square, optimizer = sgd.* is not allowed with "
+                                         "method 'is': it runs built-in objectives and stages only"):
+        tail_probability(mine, noise.pareto(2.5), opt.sgd(0.1), n_steps=10, metric="max_dist", threshold=10.0,
+                         method="is")
+
+
 def test_monte_carlo_method_clopper_pearson():
     thr, truth = chi2_case(0.05)
     res = tail_probability(QUAD, noise.gaussian(1.0), opt.sgd(opt.constant(1.0)), n_steps=50,
