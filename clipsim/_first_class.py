@@ -32,6 +32,3 @@ class _FirstClass(WrapperAddressProtocol):
 
     def signature(self):
         return self.cres.signature
-
-    def __call__(self, *args):
-        return self.cres.entry_point(*args)

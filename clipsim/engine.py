@@ -39,6 +39,7 @@ remaining metrics and records are +inf and the other seeds go on.
 from __future__ import annotations
 
 import concurrent.futures as _futures
+import functools
 import math
 import os
 import platform
@@ -525,7 +526,6 @@ class PathStates:
 # ------------------------------------------------------------------------------------------------
 # The kernel: one cached step loop for every built-in configuration; a per-process copy for users'
 # ------------------------------------------------------------------------------------------------
-_USER_PIECES = {}
 _STEP_LOOP = ("_stoch_grad", "_evaluate", "_update", "_advance")  # the functions the copy replaces
 
 
@@ -542,48 +542,45 @@ def _kernel(problem):
     return _advance
 
 
+@functools.cache
 def _user_kernel():
     """A copy of the step loop (same bytecode) that is never cached: it is compiled with the user's
     functions as part of its argument types, which no cache can key."""
-    if "kernel" not in _USER_PIECES:
-        g = dict(globals())
-        for name in _STEP_LOOP:
-            orig = globals()[name]
-            py = orig.py_func
-            fn = types.FunctionType(py.__code__, g, name, py.__defaults__, py.__closure__)
-            opts = {k: v for k, v in orig.targetoptions.items() if k in ("inline", "nogil")}
-            g[name] = njit(**opts)(fn)
-        _USER_PIECES["kernel"] = g["_advance"]
-    return _USER_PIECES["kernel"]
+    g = dict(globals())
+    for name in _STEP_LOOP:
+        orig = globals()[name]
+        py = orig.py_func
+        fn = types.FunctionType(py.__code__, g, name, py.__defaults__, py.__closure__)
+        opts = {k: v for k, v in orig.targetoptions.items() if k in ("inline", "nogil")}
+        g[name] = njit(**opts)(fn)
+    return g["_advance"]
 
 
+@functools.cache
 def _user_noise_fill(fill):
     """The user's sampler ``fill(state, out)`` behind the fill signature (compiled once per process)."""
-    if fill not in _USER_PIECES:
-        @njit
-        def noise_fill(code, vector_code, params, state, out, work):
-            fill(state, out)
-        _USER_PIECES[fill] = noise_fill
-    return _USER_PIECES[fill]
+    @njit
+    def noise_fill(code, vector_code, params, state, out, work):
+        fill(state, out)
+    return noise_fill
 
 
+@functools.cache
 def _user_walk(fn):
     """The stage walk of a chain with the user's stage ``fn`` (compiled once per process)."""
-    if fn not in _USER_PIECES:
-        @njit
-        def walk(codes, ptab, k0, k1, t, a, w, graw, u, st, cnt, pend):
-            for k in range(k0, k1):
-                if codes[k, 0] == _opt.USER:
-                    _st.materialize(u, st, pend)
-                    r, n, size, off = codes[k, 1], codes[k, 2] & 0xFFFF, codes[k, 2] >> 16, codes[k, 3]
-                    hit = fn(t, u, w, ptab[r:r + n, t - 1], st[off:off + size])
-                    if hit >= 0:  # a clipping operation: counts toward clip_fraction
-                        cnt[0] += hit
-                        cnt[1] += 1
-                else:
-                    _st.walk(codes, ptab, k, k + 1, t, a, w, graw, u, st, cnt, pend)
-        _USER_PIECES[fn] = walk
-    return _USER_PIECES[fn]
+    @njit
+    def walk(codes, ptab, k0, k1, t, a, w, graw, u, st, cnt, pend):
+        for k in range(k0, k1):
+            if codes[k, 0] == _opt.USER:
+                _st.materialize(u, st, pend)
+                r, n, size, off = codes[k, 1], codes[k, 2] & 0xFFFF, codes[k, 2] >> 16, codes[k, 3]
+                hit = fn(t, u, w, ptab[r:r + n, t - 1], st[off:off + size])
+                if hit >= 0:  # a clipping operation: counts toward clip_fraction
+                    cnt[0] += hit
+                    cnt[1] += 1
+            else:
+                _st.walk(codes, ptab, k, k + 1, t, a, w, graw, u, st, cnt, pend)
+    return walk
 
 
 def init_states(problem, seeds) -> PathStates:

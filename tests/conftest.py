@@ -1,5 +1,5 @@
 """Shared test helpers: replay a path's random draws with the engine's own primitives; run a sweep into a
-store quietly and compare two stores; write a spec dict as TOML."""
+store quietly and compare two stores; write a spec dict as TOML; a user objective's function."""
 import json
 
 import numpy as np
@@ -8,6 +8,16 @@ from numba import njit
 
 from clipsim import noise as N
 from clipsim._rng import randbelow, seed_state
+
+
+@njit
+def quad_value_and_grad(w, grad):
+    """½‖w‖² as a user's ``value_and_grad`` (objectives.custom)."""
+    f = 0.0
+    for i in range(w.shape[0]):
+        grad[i] = w[i]
+        f += 0.5 * w[i] * w[i]
+    return f
 
 
 @njit(cache=False)  # test helper: compiled per session, never stale

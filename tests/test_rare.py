@@ -80,17 +80,9 @@ def test_importance_sampling_refuses_inexact_noise():
 
 def test_importance_sampling_refuses_user_pieces():
     """The IS kernel is cached: a user's objective (its functions would be compiled into it) is refused."""
-    from numba import njit
+    from conftest import quad_value_and_grad
 
-    @njit
-    def half_square(w, grad):
-        f = 0.0
-        for i in range(w.shape[0]):
-            grad[i] = w[i]
-            f += 0.5 * w[i] * w[i]
-        return f
-
-    mine = objectives.custom(half_square, 1, L=1.0, f_star=0.0, name="test_rare_half_square")
+    mine = objectives.custom(quad_value_and_grad, 1, L=1.0, f_star=0.0, name="test_rare_half_square")
     with pytest.raises(ValueError, match="objective = test_rare_half_square, optimizer = sgd.* is not allowed with "
                                          "method 'is': it runs built-in objectives and stages only"):
         tail_probability(mine, noise.pareto(2.5), opt.sgd(0.1), n_steps=10, metric="max_dist", threshold=10.0,

@@ -15,17 +15,9 @@ from clipsim import optimizers as P
 from clipsim import sweep as S
 from clipsim import user
 from clipsim.engine import simulate
+from conftest import quad_value_and_grad
 
 EXP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "experiments")
-
-
-@numba.njit
-def quad_value_and_grad(w, grad):
-    f = 0.0
-    for i in range(w.shape[0]):
-        grad[i] = w[i]
-        f += 0.5 * w[i] * w[i]
-    return f
 
 
 @numba.njit
