@@ -24,6 +24,10 @@ from ._cache import invalidate_stale_kernels as _invalidate  # noqa: E402
 
 _invalidate(_os.path.dirname(__file__))
 
+from . import _compiling  # noqa: E402
+
+_compiling.install()
+
 from . import provenance as _provenance  # noqa: E402
 
 _provenance._USER_SVML_SETTING = _SVML_USER

@@ -221,51 +221,51 @@ def _carve(block, o, n, stride):
 
 @njit(cache=True, nogil=True)
 def _advance(m0, m1, stops, ocode, ofp, X, y, fg, sg, pg, f_star, haspop, ncode, nvec, nparams, nwork, nf, pmeta,
-             pcodes, ptab, wk, x0, grid, W, OS, RNG, SUMS, INTS, records):
+             pcodes, ptab, wk, x0, grid, W, OS, RNG, SUMS, INTS, records, block, rng_block, cnt_block):
     """Advance each path m in m0..m1-1 from its step INTS[m, t] to stops[m] (exclusive; T + 2 finishes
     it). Serial and without the GIL: ``advance_each`` runs chunks of paths on a thread pool. (One
     function, not a per-path one called in a loop: each compiled layer costs Numba another optimisation
-    of everything below it, about a second of cold start.)"""
+    of everything below it, about a second of cold start.) ``block``, ``rng_block`` and ``cnt_block`` are
+    the call's scratch (:func:`_scratch`), reused path after path: allocated by the caller, because
+    ``np.empty``/``np.zeros`` inside the kernel cost about 0.4 s of cold start."""
     d, T, G = x0.shape[0], ptab.shape[1], grid.shape[0]
     ofp, X, y, nparams, pmeta, pcodes, ptab = _borrow(ofp), _borrow(X), _borrow(y), _borrow(nparams), \
         _borrow(pmeta), _borrow(pcodes), _borrow(ptab)
     x0, grid, W, OS, RNG, SUMS, INTS, records = _borrow(x0), _borrow(grid), _borrow(W), _borrow(OS), \
         _borrow(RNG), _borrow(SUMS), _borrow(INTS), _borrow(records)
+    # All per-path scratch is carved from one block (reused by each path in turn), each array on its
+    # own 64-byte boundary. Small separate allocations landed at placements that made the vectorised
+    # noise loops ~2.8x slower on worker threads (measured: 1 vs 2 threads scaled 1.15x; carved: see
+    # benchmarks/RESULTS.md).
+    stride = (d + 7) // 8 * 8
+    S = OS.shape[1]
+    o = (64 - block.ctypes.data % 64) % 64 // 8
+    w, o = _carve(block, o, d, stride)
+    grad, o = _carve(block, o, d, stride)
+    pgrad, o = _carve(block, o, d, stride)
+    g, o = _carve(block, o, d, stride)
+    u, o = _carve(block, o, d, stride)
+    if not (pmeta[5] or pmeta[2] > 0):
+        u = g  # no stage needs the raw gradient: stages work on g in place
+    mb, o = _carve(block, o, d, stride)
+    xi, o = _carve(block, o, d, stride)
+    # two strides between the noise output and its work buffer, as in the fused kernel this replaced
+    # (measured: with less room, e.g. 0 or 1 slot, the stable fill ran 2-3x slower)
+    ev, o = _carve(block, o, 5, 8)
+    pend, o = _carve(block, o, 4, 2 * stride - 8)
+    work, o = _carve(block, o, nwork, (nwork + 7) // 8 * 8)
+    st = _borrow(block[o:o + S])
+    state = _borrow(rng_block[:4])
+    cnt = _borrow(cnt_block[:2])
     for m in range(m0, m1):
         t1 = stops[m]
         t, gi = INTS[m, _I_T], INTS[m, _I_GI]
         if INTS[m, _I_DIV] > 0 or t > T + 1:
             continue
-        # All per-path scratch is carved from one block, each array on its own 64-byte boundary. Small
-        # separate allocations landed at placements that made the vectorised noise loops ~2.8x slower
-        # on worker threads (measured: 1 vs 2 threads scaled 1.15x; carved: see benchmarks/RESULTS.md).
-        stride = (d + 7) // 8 * 8
-        S = OS.shape[1]
-        block = np.empty(8 + 9 * stride + (nwork + 7) // 8 * 8 + S)
-        o = (64 - block.ctypes.data % 64) % 64 // 8
-        w, o = _carve(block, o, d, stride)
-        grad, o = _carve(block, o, d, stride)
-        pgrad, o = _carve(block, o, d, stride)
-        g, o = _carve(block, o, d, stride)
-        u, o = _carve(block, o, d, stride)
-        if not (pmeta[5] or pmeta[2] > 0):
-            u = g  # no stage needs the raw gradient: stages work on g in place
-        mb, o = _carve(block, o, d, stride)
-        xi, o = _carve(block, o, d, stride)
-        # two strides between the noise output and its work buffer, as in the fused kernel this replaced
-        # (measured: with less room, e.g. 0 or 1 slot, the stable fill ran 2-3x slower)
-        ev, o = _carve(block, o, 5, 8)
-        pend, o = _carve(block, o, 4, 2 * stride - 8)
-        work, o = _carve(block, o, nwork, (nwork + 7) // 8 * 8)
-        st = _borrow(block[o:o + S])
-        rng_block = np.empty(8, dtype=np.uint64)
-        state = _borrow(rng_block[:4])
         _copy(state, RNG[m])
         _copy(w, W[m])
         _copy(st, OS[m])
         sums = SUMS[m]
-        cnt_block = np.zeros(2, dtype=np.int64)
-        cnt = _borrow(cnt_block)
         cnt[0], cnt[1] = int(sums[_S_NCLIP]), int(sums[_S_NOPS])
         ev[3] = 0.0
         ev[4] = 0.0
@@ -289,7 +289,14 @@ def _advance(m0, m1, stops, ocode, ofp, X, y, fg, sg, pg, f_star, haspop, ncode,
         _copy(RNG[m], state)
         _copy(W[m], w)
         _copy(OS[m], st)
-        block[0], rng_block[4], cnt_block[0] = 0.0, 0, 0  # the owners live until here
+
+
+def _scratch(d, nwork, S):
+    """Scratch for one call of :func:`_advance` (a path's vectors, carved 64-byte aligned, then its RNG
+    state and clip counters): fresh arrays per call, so concurrent calls never share."""
+    stride = (d + 7) // 8 * 8
+    return (np.empty(8 + 9 * stride + (nwork + 7) // 8 * 8 + S), np.empty(8, dtype=np.uint64),
+            np.empty(2, dtype=np.int64))
 
 
 @njit(cache=True)
@@ -617,14 +624,16 @@ def advance_each(problem, states, stops):
     steps = np.maximum(np.minimum(stops, problem.n_steps + 2) - states.ints[:, _I_T], 0)
     work = int(steps.sum()) * (problem.objective.dim + 16)  # cost: a step's own overhead is ~16 coordinates
     n_threads = min(numba.get_num_threads(), -(-M // _CHUNK))
+    sizes = (problem.objective.dim, int(problem.noise_pack[3]), states.opt_state.shape[1])
     if n_threads <= 1 or work < _POOL_MIN_WORK:  # handing work to threads costs more than it saves
-        kernel(np.int64(0), np.int64(M), *args)
+        kernel(np.int64(0), np.int64(M), *args, *_scratch(*sizes))
         return
     # at least _CHUNK paths and about _POOL_MIN_WORK of cost per call, so that the GIL-holding call
     # overhead (tens of µs) stays negligible; at most M / (4 threads) for balance
     chunk = max(_CHUNK, min(-(-_POOL_MIN_WORK * M // work), M // (4 * n_threads)))
     pool = _pool(n_threads)
-    for f in [pool.submit(kernel, np.int64(m), np.int64(min(m + chunk, M)), *args) for m in range(0, M, chunk)]:
+    for f in [pool.submit(kernel, np.int64(m), np.int64(min(m + chunk, M)), *args, *_scratch(*sizes))
+              for m in range(0, M, chunk)]:
         f.result()
 
 

@@ -222,3 +222,19 @@ def test_loops_are_vectorised():
     for name, fn in twin.items():  # a scalar loop has no packed ymm/zmm arithmetic at all
         least = 20 if name == "_stable_gen_scale" else 30  # exp_dd alone: 29 packed operations on AVX-512
         assert _packed(fn.inspect_asm(fn.signatures[0])) > least, name
+
+
+@njit
+def _select_both(c, a, b, i, j):
+    return vm.select(c, a, b), vm.select(c, i, j), vm.select(c, 54, 0)
+
+
+def test_select_is_the_conditional_expression_bitwise():
+    """select(c, a, b) gives the bits of ``a if c else b`` (signed zeros, nan, inf; int64 and literals)."""
+    vals = [0.0, -0.0, 1.5, -np.inf, np.inf, np.nan, 5e-324]
+    for c in (True, False):
+        for a in vals:
+            for b in vals:
+                got, gi, gl = _select_both(c, a, b, 7, -3)
+                assert np.float64(got).tobytes() == np.float64(a if c else b).tobytes()
+                assert gi == (7 if c else -3) and gl == (54 if c else 0)
