@@ -7,6 +7,7 @@ import sympy as sp
 
 import theory
 from theory import symbols as S
+from theory.parse import evaluate_float, parse_expr
 
 KW = dict(name="user", quantity="avg_grad_sq", kind="expectation")
 
@@ -44,6 +45,7 @@ REJECTED = [
     ("log", "used as a value"),
     ("sqrt(T, 2)", "argument"),
     ("9 ** 9 ** 9", "too large"),
+    ("10 ** 301", "too large"),
     ("T +", "syntax"),
     ("import os", "syntax"),
     ("T; 1", "syntax"),
@@ -66,6 +68,17 @@ def test_rejected_does_not_run_code(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="parse_bound: "):
         theory.parse_bound(f"__import__('pathlib').Path('{marker}').touch()", **KW)
     assert not marker.exists()
+
+
+def test_the_magnitude_limit_is_the_same_for_powers_and_literals():
+    """1e300 is the largest magnitude allowed, written as a literal, a power or a product."""
+    for text, value in (("1e300 * T", 1e300), ("10**300 * T", 1e300), ("10**150 * 10**150 * T", 1e300),
+                        ("2 * 10**299 * T", 2e299)):
+        e, _ = parse_expr(text)
+        assert evaluate_float(e, {"T": 1.0}) == pytest.approx(value, rel=1e-12), text
+    for text in ("1e301 * T", "10**301 * T", "10**151 * 10**150 * T"):
+        with pytest.raises(ValueError, match="1e300|too large"):
+            parse_expr(text)
 
 
 def test_sweep_example_parses_and_evaluates():
