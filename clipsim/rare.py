@@ -262,9 +262,11 @@ def tail_probability(objective, noise, optimizer, *, n_steps, metric, threshold,
     """Estimate P(metric > threshold) for ``optimizer`` on ``objective`` under ``noise`` over ``n_steps`` steps.
 
     ``method``: "splitting" (adaptive multilevel splitting, unbiased; ``replicas`` independent runs of
-    ``particles`` paths killing ``kill`` (default particles/10) per iteration), "mc" (plain Monte Carlo
-    with a Clopper-Pearson interval over ``budget // n_steps`` paths, default 10^5 paths) or "auto"
-    (splitting where the metric has a score, else mc). ``budget`` for splitting: total simulated steps;
+    ``particles`` paths killing ``kill`` (default particles/10) per iteration), "is" (importance sampling
+    of the one big jump: with probability ``rho`` a path draws one slot's noise beyond a jump size, one
+    of 30 scales or ``jump``; iid Pareto or Cauchy noise, one draw per step; docs/rare_events.md), "mc" (plain Monte Carlo with a Clopper-Pearson
+    interval over ``budget // n_steps`` paths, default 10^5 paths) or "auto" (splitting where the metric
+    has a score, else mc; "is" is only ever chosen explicitly). ``budget`` for splitting: total simulated steps;
     a pilot replica (counted in ``work``, not in the estimate) sizes the number of replicas.
     ``decay`` (final_gap/final_grad_sq): per-step contraction used by the score (default (1 - η₁L)²);
     it changes efficiency, never the expectation. See the module docstring for the interval's validity.
