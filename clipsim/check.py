@@ -101,6 +101,17 @@ def _theory_values(result, values):
     return dict(tv())
 
 
+def unmet_conditions(conditions):
+    """"" if every validity condition is "ok"; else why not, naming the first one not met (a verdict
+    resting on it is "inconclusive", never "holds" or "violated")."""
+    bad = [c for c in conditions if c.status != "ok"]
+    if not bad:
+        return ""
+    first = bad[0]
+    return (f"validity condition {first.relation} {first.status} ({first.detail})"
+            + (f" and {len(bad) - 1} more" if len(bad) > 1 else ""))
+
+
 def _conditions(bound, vals):
     """Evaluate each ``valid_when`` relation at ``vals``; unknown when symbols lack values."""
     out = []
@@ -330,11 +341,8 @@ def check(bound, result, delta=None, *, confidence=0.95, calibrate=False, n_boot
         verdict, why, label, est, lo, hi, fp = _high_prob(Q, div, B, delta, conf, lower)
     else:
         verdict, why, label, est, lo, hi, fp = _expectation(Q, div, B, conf, lower, n_boot, seed)
-    bad = [c for c in conditions if c.status != "ok"]
-    if bad:
-        first = bad[0]
-        cond_why = (f"validity condition {first.relation} {first.status} ({first.detail})"
-                    + (f" and {len(bad) - 1} more" if len(bad) > 1 else ""))
+    cond_why = unmet_conditions(conditions)
+    if cond_why:
         why = f"{cond_why}; evidence alone: {verdict}" + (f" ({why})" if why else "")
         verdict = "inconclusive"
     if note:

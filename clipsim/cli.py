@@ -103,7 +103,7 @@ examples:
   clipsim cells experiments/e1_rate.toml --store results     cell indices for failure-prob --cell
   clipsim check experiments/e1_rate.toml --store results --out report.md
   clipsim plot experiments/e1_rate.toml --store results      figures go to results/figures/
-  clipsim failure-prob experiments/e3_failure_probability.toml --cell 0 \\
+  clipsim failure-prob experiments/e3_failure_probability.toml --cell 4 \\
       --bound li_liu_2023_clipped_sgd --delta 0.05 --value C_opt=2 --value alpha=1.4
   clipsim export table.parquet --store results
   clipsim falsify experiments/e9_falsify.toml --store results --out falsify.md
@@ -114,7 +114,7 @@ exit codes:
   3  nothing is violated, but some verdict is inconclusive (more seeds needed)
   2  usage or input error (one line on stderr naming the field and what is allowed)
 
-The first simulation on a machine compiles the Numba kernels (about 30-50 s, once; cached after).
+The first simulation on a machine compiles the Numba kernels (about 6-7 s, once; cached after).
 Docs: docs/README.md in the repository."""
 
 

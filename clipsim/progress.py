@@ -2,7 +2,7 @@
 
 Work is counted in coordinate-steps: a seed of a cell costs T·d (steps × dimension), so a cell of
 ``seeds`` seeds costs seeds·T·d and the bar, the rate and the ETA stay honest when cells differ in T.
-The first simulation in a process loads or compiles the Numba kernels (30-50 s on a fresh machine,
+The first simulation in a process loads or compiles the Numba kernels (6-7 s on a fresh machine,
 well under a second once cached); :func:`warm_up` does that on a two-step run before the sweep, the bar
 shows its time separately, and the ETA counts only simulation time.
 

@@ -537,24 +537,17 @@ def decide(result, delta):
 
 def failure_probability_cli(sweep, cell_index, bound_name, delta, values, *, method, confidence, replicas,
                             particles, budget=None):
-    """``clipsim failure-prob --method splitting``: P(Q > B(δ)) by splitting for one cell; prints, returns the decision."""
-    import theory
+    """``clipsim failure-prob --method splitting|is``: P(Q > B(δ)) for one cell; prints, returns the decision."""
+    from .report import failure_decision, failure_probe
 
-    from .check import check as check_bound
-    from .runner import run_config
-
-    bound = theory.get(bound_name)
-    i = V.integer("--cell", cell_index, 0, len(sweep.cells) - 1)
-    cell = sweep.cells[i]
-    probe = run_config({**cell.config, "n_seeds": 1, "record": None})
-    B = check_bound(bound, probe, delta, confidence=confidence, **values).bound_value
+    bound, cell, B, unmet = failure_probe(sweep, cell_index, bound_name, delta, values, confidence)
     kw = dict(replicas=replicas, particles=particles) if method == "splitting" else {}
     res = tail_probability_config(cell.config, metric=bound.quantity, threshold=B, method=method,
                                   confidence=confidence, budget=budget, **kw)
     verdict = decide(res, delta)
     print(f"{bound.name} on {sweep.name} [{cell.label()}]: B(δ={delta:g}) = {B:.4g}")
     print(f"{res}; interval: {res.interval}; decision at δ = {delta:g}: {verdict}")
-    return verdict
+    return failure_decision(verdict, unmet)
 
 
 # ------------------------------------------------------------------------------------------------

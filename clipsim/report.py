@@ -138,9 +138,12 @@ def check_sweep(sweep, store):
     return sc.to_markdown(), sc.exit_code
 
 
-def failure_probability_cli(sweep, cell_index, bound_name, delta, values, *, batch, max_seeds, confidence):
-    """Sequential estimate of P(Q > B(δ)) for one cell (``clipsim failure-prob``); prints and returns the decision."""
+def failure_probe(sweep, cell_index, bound_name, delta, values, confidence):
+    """(bound, cell, B(δ), unmet validity conditions or "") for ``clipsim failure-prob``: the bound (a
+    registry name or a ``[[check]]`` table's own bound of that name) evaluated at the cell's values, from
+    a one-seed probe run."""
     from . import _validate as V
+    from .check import unmet_conditions
     from .decisions import resolve_bound
     from .runner import run_config
 
@@ -149,8 +152,25 @@ def failure_probability_cli(sweep, cell_index, bound_name, delta, values, *, bat
     bound = resolve_bound(inline[0] if inline else bound_name, "--bound")
     i = V.integer("--cell", cell_index, 0, len(sweep.cells) - 1)
     cell = sweep.cells[i]
-    probe = run_config({**cell.config, "n_seeds": 1, "record": None})
-    B = check_bound(bound, probe, delta, confidence=confidence, **values).bound_value
+    probe = check_bound(bound, run_config({**cell.config, "n_seeds": 1, "record": None}), delta,
+                        confidence=confidence, **values)
+    return bound, cell, probe.bound_value, unmet_conditions(probe.conditions)
+
+
+def failure_decision(evidence, unmet):
+    """The decision of ``clipsim failure-prob``: the evidence's, unless a validity condition is not met
+    (then "inconclusive", as :func:`clipsim.check` decides); prints it."""
+    if unmet:
+        print(f"decision: inconclusive: {unmet}; evidence alone: {evidence}")
+        return "inconclusive"
+    return evidence
+
+
+def failure_probability_cli(sweep, cell_index, bound_name, delta, values, *, batch, max_seeds, confidence):
+    """Sequential estimate of P(Q > B(δ)) for one cell (``clipsim failure-prob``); prints and returns the decision."""
+    from .runner import run_config
+
+    bound, cell, B, unmet = failure_probe(sweep, cell_index, bound_name, delta, values, confidence)
 
     def sample(start, count):
         res = run_config({**cell.config, "n_seeds": count, "first_seed": start, "record": None})
@@ -162,4 +182,4 @@ def failure_probability_cli(sweep, cell_index, bound_name, delta, values, *, bat
                                      method="betabinomial")
     print(f"{bound.name} on {sweep.name} [{cell.label()}]: B(δ={delta:g}) = {B:.4g}")
     print(str(out))
-    return out.decision
+    return failure_decision(out.decision, unmet)

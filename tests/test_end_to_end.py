@@ -181,3 +181,17 @@ def test_failure_prob_decides_sequentially():
     assert tight.returncode == 1 and "violated" in tight.stdout
     bad = _main("failure-prob", TINY, "--bound", "li_liu_2023_clipped_sgd", "--delta", "0.2", "--value", "C_opt")
     assert bad.returncode == 2 and "NAME=NUMBER" in bad.stderr
+
+
+@pytest.mark.parametrize("method,evidence", [([], "holds"),
+                                             (["--method", "splitting", "--replicas", "2", "--particles", "20"], "")])
+def test_failure_prob_never_holds_when_a_validity_condition_fails(method, evidence):
+    """α = 1.6 assumed on a cell whose noise has tail index 1.5: the bound's moment does not exist, so the
+    decision is inconclusive (exit 3) whatever the evidence says, as ``clipsim check`` decides. (With the
+    generous C_opt = 5 the sequential test's evidence alone says "holds", as in the test above; two
+    splitting replicas are too few for any evidence, so only the route is checked there.)"""
+    out = _main("failure-prob", TINY, "--cell", "0", "--bound", "li_liu_2023_clipped_sgd", "--delta", "0.2",
+               "--value", "C_opt=5", "--value", "alpha=1.6", "--batch", "64", "--max-seeds", "512", *method)
+    assert out.returncode == 3, (out.stdout, out.stderr)
+    assert "decision: inconclusive: validity condition alpha < tail_index violated" in out.stdout
+    assert f"evidence alone: {evidence}" in out.stdout
