@@ -437,12 +437,23 @@ def _tail(spec, items, ax, colours=None):
     _legend(ax)
 
 
+def _record_values(res, metric):
+    """A record (seeds × record steps; +inf once a seed diverged): the trajectory's values. A record
+    shares its name with a per-seed metric (``avg_grad_sq``: the running average against the average
+    over all T steps), so it is looked up among the records only."""
+    if metric not in res.records:
+        raise ValueError(f"[[figure]] metric = {metric!r} is not allowed for a trajectory: must be a record of "
+                         f"this run: {', '.join(res.records) or 'none (the sweep records no steps)'}")
+    q = np.asarray(res.records[metric], dtype=float)
+    return np.where(res.metrics["diverged"][:, None], np.inf, q)
+
+
 def _trajectory(spec, items, ax, colours=None):
     metric = spec.get("metric", "gap")
     bound, blabel = _bound_label(spec)
     for i, (label, group) in enumerate(sorted(_groups(items, spec.get("group")).items())):
         for cell, res in group[:1]:
-            v = _values(cell, res, metric)
+            v = _record_values(res, metric)
             steps = res.record_steps
             med = np.median(v, axis=0)
             lo, hi = np.quantile(v, 0.1, axis=0), np.quantile(v, 0.9, axis=0)

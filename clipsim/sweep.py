@@ -442,6 +442,10 @@ def _check_figure(where, f, cells, paths):
     if "name" in f:
         V.safe_name(f"{where} name", f["name"])
     _check_shared(where, f, cells, paths)
+    if f.get("kind") == "trajectory" and "metric" in f:
+        from .engine import RECORDS
+
+        V.choice(f"{where} metric", f["metric"], RECORDS)
     if "deltas" in f:
         V.reals(f"{where} deltas", f["deltas"], 0.0, 1.0, lo_open=True, hi_open=True, scalar_ok=False)
     if "group" in f:

@@ -106,6 +106,19 @@ def test_trajectory_and_failure_probability_figures(items):
     assert "P = δ" in _legend_labels(ax) and len(_legend_labels(ax)) == 1 + 4  # four cells and P = δ
 
 
+def test_a_trajectory_draws_the_record_not_the_metric_of_the_same_name(items):
+    """metric = "avg_grad_sq" names both a record (the running average at each record step) and a per-seed
+    metric: a trajectory draws the record's median at the record steps."""
+    ax = _assert_reviewable(draw_figure({"kind": "trajectory", "metric": "avg_grad_sq", "group": "noise.alpha",
+                                         "where": {"n_steps": 100, "noise.alpha": 1.5}}, items))
+    (cell, res), = [(c, r) for c, r in items if dict(c.coords) == {"noise.alpha": 1.5, "n_steps": 100}]
+    (line,) = [ln for ln in ax.lines if ln.get_label() == "alpha=1.5"]
+    np.testing.assert_array_equal(line.get_xdata(), res.record_steps)
+    np.testing.assert_array_equal(line.get_ydata(), np.median(res.records["avg_grad_sq"], axis=0))
+    with pytest.raises(ValueError, match=r"metric = 'final_gap' is not allowed: must be one of 'grad_sq'"):
+        S.from_spec({**copy.deepcopy(SPEC), "figure": [{"kind": "trajectory", "metric": "final_gap"}]})
+
+
 def test_a_series_keeps_its_colour_across_figures(items):
     rate = draw_figure({"kind": "rate", "x": "n_steps", "group": "noise.alpha", "where": {"noise.alpha": 1.9}},
                        items).axes[0]
