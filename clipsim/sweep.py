@@ -235,6 +235,7 @@ def from_spec(spec, path="") -> Sweep:
     from . import noise as N
     from . import objectives as O
     from . import optimizers as P
+    from .engine import record_grid
 
     _check_keys("spec", spec, TOP_KEYS)
     for k in ("sweep", "objective", "noise", "optimizer"):
@@ -311,6 +312,13 @@ def from_spec(spec, path="") -> Sweep:
                   "seed": V.integer("seed", top["seed"], 0, 2**63 - 1), "record": sw.get("record")}
         if sw.get("x0") is not None:
             config["x0"] = V.reals("[sweep] x0", sw["x0"], scalar_ok=False)
+        where = ", ".join(f"{p}={v}" for p, v in coords) or "the single cell"
+        if "x0" in config:  # refused at load, before any cell runs
+            V.vector(f"[sweep] x0 (at {where})", config["x0"], obj.dim)
+        try:  # the record grid at this cell's horizon
+            record_grid(T, config["record"])
+        except ValueError as e:
+            raise ValueError(f"[sweep] {e} (at {where})") from None
         if user_module:
             config["user_module"] = user_module
         config["streams"], config["root_seed"] = streams, config["seed"]

@@ -84,6 +84,11 @@ def test_vars_are_used_in_expressions():
     ({"figure": [{"kind": "rate", "name": "../../../x"}]}, ["name"]),
     ({"figure": [{"kind": "rate", "name": "/etc/passwd"}]}, ["name"]),
     ({"figure": [{"kind": "quantile_delta", "deltas": [0.1, 2]}]}, ["deltas"]),
+    # per cell, at load (before any cell runs): x0 against each cell's dimension, the record grid at each T
+    ({"sweep": {"x0": [1.0, 2.0]}, "grid": {"objective.dim": [2, 3]}},
+     ["[sweep] x0 (at noise.alpha=1.5, objective.dim=3) has shape (2,)", "(3,)"]),
+    ({"sweep": {"record": 100001}}, ["[sweep] record = 100001", "(at noise.alpha=1.5)"]),
+    ({"sweep": {"record": [1, 21]}, "grid": {"n_steps": [10, 20]}}, ["[1, n_steps + 1 = 11]", "(at noise.alpha=1.5, n_steps=10)"]),
 ])
 def test_bad_toml_values_get_one_line(tables, words):
     refused(spec(**tables), *words)
