@@ -43,7 +43,8 @@ def _noises():
     for fam in N.FAMILY_CODES:
         ctor = getattr(N.Noise, fam, None)
         params = ", ".join(getattr(N, "_PARAM_NAMES", {}).get(fam, ()))
-        yield fam, _first_line(ctor) + (f"  [params: {params}, vector = iid|radial]" if params else "")
+        vectors = "|".join(N.FAMILY_VECTORS.get(fam, tuple(N.VECTOR_CODES)))
+        yield fam, _first_line(ctor) + (f"  [params: {params}, vector = {vectors}]" if params else "")
 
 
 def optimizer_catalogue() -> dict:

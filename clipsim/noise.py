@@ -131,6 +131,8 @@ RADIAL = 1
 FAMILY_CODES = {"none": NONE, "gaussian": GAUSSIAN, "stable": STABLE, "pareto": PARETO,
                 "student_t": STUDENT_T, "lomax": LOMAX}
 VECTOR_CODES = {"iid": IID, "radial": RADIAL}
+#: vector laws a family allows, where not every one: the centred Lomax has no radial sampler
+FAMILY_VECTORS = {"lomax": ("iid",)}
 
 # params layout (float64[4]), one row per family:
 #   index:      0        1                          2       3
@@ -773,7 +775,7 @@ class Noise:
                 shape = _v.positive("df", self.shape)
             elif fam == "lomax":
                 shape = _v.real("tail_index", self.shape, 1.0, math.inf, lo_open=True, hi_open=True)
-                _v.choice("lomax vector", vec, ("iid",))
+                _v.choice("lomax vector", vec, FAMILY_VECTORS["lomax"])
             else:
                 shape = _v.real("shape", self.shape, 0.0, 0.0)
             beta = _v.real("beta", self.beta, 0.0, 0.0)

@@ -51,6 +51,26 @@ def test_list_gives_every_name_with_a_description(capsys, what, names):
         assert len(rest) > 5 and "``" not in rest, line
 
 
+def test_list_noises_offers_only_vector_laws_each_family_accepts(capsys):
+    """Every ``vector = a|b`` that ``clipsim list noises`` offers constructs; a law it leaves out is refused."""
+    import re
+
+    for line in _out(capsys, ["list", "noises"]).out.splitlines():
+        fam, shown = line.split()[0], re.search(r"vector = ([\w|]+)\]", line)
+        if shown is None:
+            continue
+        offered = shown.group(1).split("|")
+        for vec in N.VECTOR_CODES:
+            spec = {"family": fam, "vector": vec, **({"alpha": 1.5} if fam == "stable" else {}),
+                    **({"tail_index": 2.5} if fam in ("pareto", "lomax") else {}),
+                    **({"df": 3.0} if fam == "student_t" else {})}
+            if vec in offered:
+                N.Noise.from_dict(spec)
+            else:
+                with pytest.raises(ValueError, match="vector"):
+                    N.Noise.from_dict(spec)
+
+
 def test_list_stages_says_what_there_is(capsys):
     out = _out(capsys, ["list", "stages"]).out
     stages = stage_catalogue()
