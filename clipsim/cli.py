@@ -209,6 +209,9 @@ def main(argv=None):
 
         check_cli_paths(args)
         return _dispatch(args)
+    except BrokenPipeError:  # the reader went away (`clipsim cells ... | head`): stop quietly, as on SIGPIPE
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail again
+        return 141
     except BaseException as e:  # noqa: B902  one line on stderr for every failure (the class 4 promise)
         from ._errors import one_line
 

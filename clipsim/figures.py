@@ -53,7 +53,8 @@ METRIC_WORDS = {
     "final_grad_dev": "‖∇F_pop(w_T) − ∇F_S(w_T)‖", "grad_sq": "‖∇F(w_t)‖²", "gap": "F(w_t) − F*",
     "dist": "‖w_t − w_1‖", "pop_grad_sq": "‖∇F_pop(w_t)‖²", "gen_gap": "F_pop(w_t) − F_S(w_t)"}
 #: the status tags in a few words (docs/theory.md has them in full)
-STATUS_WORDS = {"V": "read in the paper", "2nd": "read in a restatement", "R": "recalled", "D": "derived here"}
+STATUS_WORDS = {"V": "read in the paper", "2nd": "read in a restatement", "R": "recalled", "D": "derived here",
+                "U": "user-supplied"}
 #: x-axis words for the usual grid paths
 AXIS_WORDS = {"n_steps": "horizon T (steps)", "objective.n": "sample size n", "optimizer.batch": "batch size B",
               "noise.alpha": "noise tail index α", "noise.tail_index": "noise tail index a",
@@ -552,10 +553,13 @@ def caption(spec, items) -> str:
              f"Cells: {len(items)}; seeds per cell: {n}.",
              _upper_first(_INTERVALS[kind].format(conf="95%")) + "."]
     if spec.get("bound"):
-        lines.append(f"Bound: {_bound_label(spec)[1].splitlines()[0]}; values: {spec.get('values', {})}.")
+        label = _bound_label(spec)[1].splitlines()[0].removeprefix("bound ")
+        values = "; ".join(f"{k} = {v['expr'] if isinstance(v, dict) and 'expr' in v else v}"
+                           for k, v in spec.get("values", {}).items())
+        lines.append(f"Bound: {label}" + (f"; values: {values}." if values else "."))
     if kind == "failure_probability":
         lines.append("A hidden constant without a value is fitted per δ on the calibration cells (as `clipsim "
-                     "check` does, title) and only held-out cells are drawn.")
+                     "check` does; the fitted values are in the title) and only held-out cells are drawn.")
     return "\n".join(lines) + "\n"
 
 

@@ -172,7 +172,7 @@ def test_plot_writes_beside_the_store_by_default(tmp_path, capsys, monkeypatch):
     assert cap[1].endswith("against horizon T (steps); one series per noise.alpha.")
     assert cap[2] == "Cells: 6; seeds per cell: 64."
     assert "order-statistic 95% confidence intervals" in cap[3]
-    assert cap[4].startswith("Bound: bound li_liu_2023_clipped_sgd")
+    assert cap[4].startswith("Bound: li_liu_2023_clipped_sgd [D: derived here]; values: alpha = ")
 
 
 def test_rate_figure_plots_each_groups_medians_on_log_axes(tmp_path):
@@ -192,3 +192,15 @@ def test_rate_figure_plots_each_groups_medians_on_log_axes(tmp_path):
         medians = [float(np.sort(r.metrics["avg_grad_sq"])[31]) for _, r in cells]
         assert any(np.allclose(y, medians, rtol=1e-12) for y in ys), (alpha, medians, ys)
     plt.close(fig)
+
+
+def test_a_closed_pipe_stops_quietly():
+    """`clipsim list bounds | head -1`: when the reader has gone, no error line, the SIGPIPE exit code."""
+    r, w = os.pipe()
+    os.close(r)  # nobody reads: the first write fails with EPIPE
+    try:
+        out = subprocess.run([sys.executable, "-m", "clipsim", "list", "bounds"], stdout=w, stderr=subprocess.PIPE,
+                             text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT}, timeout=120)
+    finally:
+        os.close(w)
+    assert (out.returncode, out.stderr) == (141, "")

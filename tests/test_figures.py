@@ -143,3 +143,6 @@ def test_plot_figure_writes_a_caption_with_seeds_and_interval(items, tmp_path):
         text = f.read()
     assert text == caption(spec, items)
     assert "seeds per cell: 200" in text and "Bars: distribution-free order-statistic 95%" in text
+    with_bound = caption({"kind": "failure_probability", "deltas": [0.2], **LI_LIU}, items)
+    assert "Bound: li_liu_2023_clipped_sgd [D: derived here]; values: alpha = alpha - 0.05; C_opt = 1.0." in with_bound
+    assert "{" not in with_bound and "Bound: bound" not in with_bound

@@ -56,7 +56,7 @@ def test_hidden_constant_used_twice_is_one_symbol():
 def test_user_bound_defaults():
     b = theory.parse_bound("C * T**(-1/2) * log(1/delta)", name="mine", quantity="avg_grad_sq",
                            kind="high_probability")
-    assert b.delta == theory.symbols.delta and b.status == "D" and b.rate_var == "T"
+    assert b.delta == theory.symbols.delta and b.status == "U" and b.rate_var == "T"
     assert b.reference.paper == "user-supplied" and b.reference.arxiv is None
     e = theory.parse_bound("C * T**(-1/2)", name="mean", quantity="avg_grad_sq", kind="expectation")
     assert e.delta is None

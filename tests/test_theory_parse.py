@@ -85,7 +85,7 @@ def test_sweep_example_parses_and_evaluates():
     text = "C * log(T/delta) * T**((2-2*alpha)/(3*alpha-2))"
     b = theory.parse_bound(text, name="sweep", quantity="avg_grad_sq", kind="high_probability")
     C = sp.Symbol("C", positive=True)
-    assert b.hidden_constants == (C,) and b.delta is S.delta and b.status == "D"
+    assert b.hidden_constants == (C,) and b.delta is S.delta and b.status == "U"
     assert sp.simplify(b.expr - C * sp.log(S.T / S.delta) * S.T ** theory.r_sq) == 0
     assert b.exponent("T", alpha=1.5) == sp.Rational(-2, 5) and b.log_power("T") == 1
     v = b.evaluate(C=3.0, T=np.array([1e3, 1e4]), delta=0.01, alpha=1.5)

@@ -31,6 +31,7 @@ STATUSES = {
     "2nd": "read in a third-party restatement of the paper",
     "R": "standard in this literature, recalled, not re-read in the paper",
     "D": "derived here (exponent balancing, checked with SymPy)",
+    "U": "user-supplied (a user's own bound: clipsim checks it, it does not vouch for it)",
 }
 
 #: quantity -> LaTeX of the left-hand side (engine metric names where they exist).

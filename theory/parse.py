@@ -289,7 +289,7 @@ def parse_expr(text: str, extra_symbols: Iterable[str] = ()) -> tuple[sp.Expr, t
     return expr, hidden
 
 
-def parse_bound(text: str, *, name: str, quantity: str, kind: str, status: str = "D",
+def parse_bound(text: str, *, name: str, quantity: str, kind: str, status: str = "U",
                 reference: Reference | None = None, delta="auto",
                 extra_symbols: Iterable[str] = (), assumptions: Iterable[str] = (),
                 valid_when: Iterable[str] = (), schedule: Mapping[str, str] | None = None,
@@ -299,8 +299,8 @@ def parse_bound(text: str, *, name: str, quantity: str, kind: str, status: str =
 
     Hidden constants: every ``C``/``C_*`` name. ``delta="auto"``: the symbol delta if it appears,
     else None. ``valid_when``: strings ``"lhs < rhs"`` etc. (each side parsed the same way).
-    ``schedule``: name -> expression text. ``status`` defaults to "D" (a user bound is not a
-    read source). ``rate_var``: default T if it appears, else required.
+    ``schedule``: name -> expression text. ``status`` defaults to "U" (user-supplied: neither read
+    in a paper nor derived in clipsim's registry). ``rate_var``: default T if it appears, else required.
     Raises ValueError on any rejected construct.
     """
     extra = tuple(extra_symbols)
