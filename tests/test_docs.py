@@ -150,15 +150,28 @@ def test_readme_thirty_seconds_of_api_runs_and_says_what_it_prints():
     assert f"= {claimed} " in out and "VIOLATED" in out
 
 
-def test_toml_examples_load():
-    ref = _read("docs", "toml.md")
-    blocks = _blocks(ref, "toml")
-    base = tomllib.loads(blocks[0])
-    S.from_spec(base)
-    for text in blocks[1:]:  # each fragment over the minimal spec (plus [vars] for expressions)
-        spec = {**base, "vars": {"c_eta": 0.5, "c_lam": 1.0}, **tomllib.loads(text)}
-        S.from_spec(spec)
-    S.from_spec(tomllib.loads(_blocks(_read("README.md"), "toml")[0]))
+def _toml_blocks():
+    """(page, index) of every ```toml block in README.md and docs/*.md."""
+    pages = ["README.md"] + [os.path.join("docs", p) for p in _doc_pages()]
+    return [(page, i) for page in pages for i in range(len(_blocks(_read(page), "toml")))]
+
+
+def test_the_minimal_spec_of_the_reference_loads_on_its_own():
+    S.from_spec(tomllib.loads(_blocks(_read("docs", "toml.md"), "toml")[0]))
+
+
+@pytest.mark.parametrize("page,index", _toml_blocks())
+def test_every_toml_block_is_valid_toml_and_loads(page, index):
+    """Every block must parse (tomllib, TOML 1.0). Blocks are whole specs or fragments (a [[check]], a
+    [falsify], an [optimizer], ...): each is loaded over the minimal spec of docs/toml.md (its first block,
+    plus [vars] for the expressions), its own tables replacing the minimal spec's, except that its [sweep]
+    keys are added to the minimal [sweep] (which has n_steps and seeds). A block naming a user
+    module (allow_code) is resolved as if it sat in experiments/, next to own_pieces_module.py."""
+    data = tomllib.loads(_blocks(_read(page), "toml")[index])
+    base = tomllib.loads(_blocks(_read("docs", "toml.md"), "toml")[0])
+    spec = {**base, "vars": {"c_eta": 0.5, "c_lam": 1.0}, **data,
+            "sweep": {**base["sweep"], **data.get("sweep", {})}}
+    S.from_spec(spec, path=os.path.join(ROOT, "experiments", "doc_block.toml"))
 
 
 def test_docs_index_lists_every_page():
