@@ -663,7 +663,7 @@ def check_sweep(spec_or_path, store) -> SweepCheck:
         sweep = S.from_spec(spec_or_path)
     else:
         sweep = S.load(spec_or_path)
-    store = store if isinstance(store, Store) else Store(store)
+    store = store if isinstance(store, Store) else Store(store, create=False)
     if not sweep.checks:
         raise ValueError(f"sweep {sweep.name!r} declares no [[check]] tables")
     results = load_results(sweep, store)

@@ -91,6 +91,8 @@ class Store:
     as for commands that only read (``check``, ``plot``, ``export``)."""
 
     def __init__(self, path, create=True):
+        if not isinstance(path, (str, os.PathLike)):
+            raise ValueError(f"store = {path!r} is not allowed: must be a directory path (str or path-like)")
         self.path = os.fspath(path)
         self._db = os.path.join(self.path, "index.sqlite")
         if os.path.exists(self.path) and not os.path.isdir(self.path):
@@ -353,9 +355,15 @@ class Store:
 
     # ---- export -----------------------------------------------------------------------------
     def table(self, sweep=None):
-        """One tidy row per (cell, seed): cell key, sweep, grid coordinates, seed index, metrics."""
+        """One tidy row per (cell, seed): cell key, sweep, grid coordinates, seed index, metrics.
+        ``sweep``: None (every stored cell) or a stored sweep's name (ValueError naming the stored ones)."""
         rows = []
-        for key, sw, coords, config, _ in self.rows(sweep):
+        stored = self.rows(sweep)
+        if sweep is not None and not stored:
+            names = sorted({s for (s,) in self._query("SELECT DISTINCT sweep FROM cells", ())})
+            raise ValueError(f"sweep = {sweep!r} is not allowed: no cell of it in store {self.path}; stored sweeps: "
+                             f"{', '.join(names) or 'none'}")
+        for key, sw, coords, config, _ in stored:
             metrics = {k.split("/", 1)[1]: v for k, v in self._read(key).items() if k.startswith("metric/")}
             base = {"cell": key, "sweep": sw, **{p: v for p, v in coords}}
             first = int(config.get("first_seed", 0))

@@ -159,7 +159,9 @@ def cell_stream_seed(root, config) -> int:
 
 
 def load(path) -> Sweep:
-    """Read and validate a TOML sweep spec."""
+    """Read and validate a TOML sweep spec (``path``: a file path, str or path-like)."""
+    if not isinstance(path, (str, os.PathLike)):  # an int would be read as a file descriptor (0: stdin)
+        raise ValueError(f"spec = {path!r} is not allowed: must be a TOML file path, a spec dict or a Sweep")
     try:
         with open(path, "rb") as f:
             spec = tomllib.load(f)

@@ -971,8 +971,12 @@ def test_check_sweep_refusals(tmp_path):
     from clipsim import sweep as S
     from clipsim.store import Store
     sw = S.from_spec(sweep_spec())
-    with pytest.raises(ValueError) as e:
+    with pytest.raises(ValueError) as e:  # no store at that path: refused, and none is created there
         D.check_sweep(sw, str(tmp_path / "st"))
+    assert str(e.value).startswith(f"store = {str(tmp_path / 'st')!r} is not allowed: no store there")
+    assert not (tmp_path / "st").exists()
+    with pytest.raises(ValueError) as e:
+        D.check_sweep(sw, Store(tmp_path / "st"))
     assert str(e.value) == (f"2 of 2 cells of sweep 't_dec' are not in store {Store(tmp_path / 'st').path}: "
                             "run `clipsim run` first")
     half = fake_store(sw, [0, 0])

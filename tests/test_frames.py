@@ -53,7 +53,8 @@ def test_all_cells_and_by_name_agree(stored):
     for frame in (store.to_frame(), store.to_frame(sw.name)):
         pd.testing.assert_frame_equal(frame.sort_values(["cell", "seed_index"]).reset_index(drop=True),
                                       by_sweep.reset_index(drop=True))
-    assert store.to_frame("no_such_sweep").empty
+    with pytest.raises(ValueError, match="sweep = 'no_such_sweep' is not allowed: .*stored sweeps: tiny"):
+        store.to_frame("no_such_sweep")  # a typo is an error, not an empty frame
 
 
 def test_parquet_round_trip(stored, tmp_path):

@@ -398,7 +398,9 @@ def test_export_csv_round_trips_the_table(stored, tmp_path):
     assert list(back[0])[:5] == ["cell", "sweep", "noise.alpha", "n_steps", "seed_index"]
     assert [r["cell"] for r in back] == [r["cell"] for r in rows]
     assert [float(r["avg_grad_sq"]) for r in back] == [r["avg_grad_sq"] for r in rows]
-    assert st.export(tmp_path / "none.csv", sweep="other") == 0
+    with pytest.raises(ValueError, match="sweep = 'other' is not allowed: .*stored sweeps: unit$"):
+        st.export(tmp_path / "none.csv", sweep="other")  # a typo is an error, not an empty table
+    assert not (tmp_path / "none.csv").exists()
 
 
 def test_to_frame_orders_by_cell_index_and_seed(stored, sweep):
@@ -410,7 +412,8 @@ def test_to_frame_orders_by_cell_index_and_seed(stored, sweep):
     assert frame["cell"].tolist() == [c.key for c in sweep.cells for _ in range(40)]
     by_name = st.to_frame("unit")
     assert list(by_name.columns[:2]) == ["cell", "sweep"] and by_name["cell"].tolist() == sorted(by_name["cell"])
-    assert st.to_frame("other").empty
+    with pytest.raises(ValueError, match="stored sweeps: unit"):
+        st.to_frame("other")
 
 
 def _rewrite(path, key, change):
@@ -473,7 +476,9 @@ def test_a_damaged_index_row_is_named(copied, sweep):
 
 def test_table_types_and_the_sweep_filter(stored, sweep):
     st = Store(stored, create=False)
-    assert st.table("other") == [] and len(st.table("unit")) == 160
+    assert len(st.table("unit")) == 160
+    with pytest.raises(ValueError, match="sweep = 'other' is not allowed"):
+        st.table("other")
     row = st.table("unit")[0]
     assert row["sweep"] == "unit" and isinstance(row["diverged"], bool) and isinstance(row["avg_grad_sq"], float)
     res = st.load(sweep.cells[0].key)
