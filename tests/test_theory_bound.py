@@ -177,3 +177,10 @@ def test_exponent_substitution_of_floats_is_exact():
     b = theory.get("li_liu_2023_clipped_sgd")
     assert b.exponent("T", alpha=1.5) == sp.Rational(-2, 5)
     assert b.exponent("T", alpha=1.75) == sp.Rational(-6, 13)
+
+
+def test_a_complex_value_is_an_error_not_its_real_part():
+    """sqrt(-T) with T > 0 is I sqrt(T): evaluating it never returns its real part (0) as the bound."""
+    b = mk(C * sp.sqrt(-T), hidden_constants=(C,))
+    with pytest.raises(ValueError, match="not real"):
+        b.evaluate(T=3.0, C_x=1.0)

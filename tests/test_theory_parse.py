@@ -45,6 +45,7 @@ REJECTED = [
     ("log", "used as a value"),
     ("sqrt(T, 2)", "argument"),
     ("9 ** 9 ** 9", "too large"),
+    ("C * sqrt(-T) * log(1/delta)", "not real-valued"),
     ("10 ** 301", "too large"),
     ("T +", "syntax"),
     ("import os", "syntax"),

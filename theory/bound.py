@@ -244,6 +244,12 @@ class Bound:
     @staticmethod
     def _finish(out, arrs):
         shape = np.broadcast_shapes(*(a.shape for a in arrs)) if arrs else ()
+        out = np.asarray(out)
+        if np.iscomplexobj(out):  # e.g. (-1)**(1/T): never silently its real part
+            if np.any(out.imag != 0):
+                raise ValueError("the bound's value is not real at these values (a complex number): a bound must be "
+                                 "real-valued where it is evaluated")
+            out = out.real
         out = np.broadcast_to(np.asarray(out, dtype=float), shape)
         return float(out) if out.ndim == 0 else np.array(out)
 

@@ -284,6 +284,8 @@ def parse_expr(text: str, extra_symbols: Iterable[str] = ()) -> tuple[sp.Expr, t
         expr = _bounded(builder.build(tree))
     except RecursionError:
         raise ValueError("parse_bound: expression nested too deeply") from None
+    if expr.has(sp.I, sp.zoo, sp.nan):  # sqrt(-T) with T > 0 is I*sqrt(T): a bound must be real
+        raise ValueError(f"parse_bound: {text!r} is not real-valued (SymPy reduces it to {str(expr)[:60]})")
     hidden = tuple(sorted((s for s in builder.hidden.values() if s in expr.free_symbols),
                           key=lambda s: s.name))
     return expr, hidden
