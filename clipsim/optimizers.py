@@ -65,20 +65,26 @@ class Schedule:
     def values(self, T) -> np.ndarray:
         """The schedule at t = 1..T as a float64 array of length T."""
         t = np.arange(1, T + 1, dtype=np.float64)
-        if self.kind == "constant":
-            out = np.full(T, self.c)
-        elif self.kind == "polynomial":
-            out = self.c * t ** (-self.p)
-        elif self.kind == "horizon":
-            out = np.full(T, self.c * float(T) ** self.p)
-        else:
-            v = np.asarray(self.fn(T), dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is inf, refused below by name
+            if self.kind == "constant":
+                out = np.full(T, self.c)
+            elif self.kind == "polynomial":
+                out = self.c * t ** (-self.p)
+            elif self.kind == "horizon":
+                out = np.full(T, self.c * np.power(np.float64(T), self.p))
+        if self.kind == "prescribed":
+            raw = self.fn(T)
+            try:
+                v = np.asarray(raw, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"prescribed schedule returned {str(raw)[:60]!r} at T = {T}: must be a number or "
+                                 f"{T} numbers") from None
             out = np.broadcast_to(v, (T,)).copy() if v.ndim == 0 else v
             if out.shape != (T,):
                 raise ValueError(f"prescribed schedule returned shape {out.shape}: must be a number or shape ({T},)")
         if not np.all(np.isfinite(out)) or np.any(out < 0):
             bad = out[~(np.isfinite(out) & (out >= 0))][0]
-            raise ValueError(f"schedule {self} gave {bad!r} at T = {T}: values must be finite and >= 0")
+            raise ValueError(f"schedule {self} gave {float(bad)!r} at T = {T}: values must be finite and >= 0")
         return out
 
     def to_dict(self):

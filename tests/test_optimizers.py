@@ -172,6 +172,17 @@ def test_schedules():
         assert P.schedule_from_dict(s.to_dict()) == s
 
 
+@pytest.mark.parametrize("sched,match", [
+    (P.horizon(0.1, 1000), r"schedule 0.1\*T\^1000 gave inf at T = 10"),          # overflow: inf, by name
+    (P.polynomial(0.1, -1000), r"gave inf at T = 10"),
+    (P.prescribed(lambda T: "abc"), "prescribed schedule returned 'abc' at T = 10"),
+])
+def test_a_schedule_that_overflows_or_is_not_numeric_is_one_line(sched, match):
+    with pytest.raises(ValueError, match=match) as e:
+        sched.values(10)
+    assert "\n" not in str(e.value)
+
+
 @pytest.mark.parametrize("opt", OPTIMIZERS, ids=str)
 def test_to_dict_round_trip(opt):
     assert P.from_dict(opt.to_dict()) == opt
