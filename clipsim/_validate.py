@@ -9,10 +9,11 @@ import math
 import numbers
 
 
-def _fmt(value):
-    if isinstance(value, float):
-        return repr(value)
-    return repr(value) if isinstance(value, str) else str(value)
+def _fmt(value, width=80):
+    """The value as the error line shows it: one line (an array's rows joined), at most ``width`` characters."""
+    text = repr(value) if isinstance(value, (float, str)) else str(value)
+    text = " ".join(text.split()) if "\n" in text else text
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def real(name, value, lo=-math.inf, hi=math.inf, *, lo_open=False, hi_open=False):

@@ -126,7 +126,7 @@ def schedule_from_dict(d) -> Schedule:
     if isinstance(d, (int, float)) and not isinstance(d, bool):
         return constant(d)
     if not isinstance(d, dict):
-        raise ValueError(f"schedule = {d!r} is not allowed: must be a number or a table with 'kind'")
+        raise ValueError(f"schedule = {V._fmt(d)} is not allowed: must be a number or a table with 'kind'")
     kind = V.choice("schedule kind", d.get("kind"), ("constant", "polynomial", "horizon"))
     keys = {"constant": {"kind", "c"}, "polynomial": {"kind", "c", "p"}, "horizon": {"kind", "c", "a"}}[kind]
     extra = set(d) - keys
@@ -146,7 +146,7 @@ def _schedule(name, s, allow_none=False):
         return s
     if isinstance(s, bool) or not isinstance(s, (int, float, np.floating, np.integer)):
         allowed = "a number >= 0, a Schedule" + (", or None (no clipping)" if allow_none else "")
-        raise ValueError(f"{name} = {s!r} is not allowed: must be {allowed}")
+        raise ValueError(f"{name} = {V._fmt(s)} is not allowed: must be {allowed}")
     if name == "clip":
         return Schedule("constant", V.positive(name, s))
     return Schedule("constant", V.nonnegative(name, s))
@@ -220,7 +220,7 @@ def _scalar(kind, name, value, lo, hi, lo_open, hi_open):
         return value
     allowed = f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'} or a Schedule"
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ValueError(f"{kind}: {name} = {value!r} is not allowed: must be {allowed}")
+        raise ValueError(f"{kind}: {name} = {V._fmt(value)} is not allowed: must be {allowed}")
     return Schedule("constant", V.real(f"{kind}: {name}", value, lo, hi, lo_open=lo_open, hi_open=hi_open))
 
 
@@ -233,7 +233,7 @@ def _stage(kind, **values):
 
 def _flag(name, v):
     if not isinstance(v, bool):
-        raise ValueError(f"{name} = {v!r} is not allowed: must be True or False")
+        raise ValueError(f"{name} = {V._fmt(v)} is not allowed: must be True or False")
     return v
 
 

@@ -204,6 +204,7 @@ def test_to_dict_round_trip(opt):
     (lambda: P.from_dict({"name": "clipped_sgd", "eta": 0.1, "clip": 1, "momentum": 0.9}), "unknown key 'momentum'"),
     (lambda: P.from_dict({"name": "clipped_momentum", "eta": 0.1, "clip": 1}), "missing key 'beta'"),
     (lambda: P.polynomial(1.0, "x"), "p = 'x'"),
+    (lambda: P.clipped_sgd(np.ones(100), 1.0), r"eta = \[1\. 1\. .*\.\.\. is not allowed"),  # an array: one short line
 ])
 def test_bad_input_is_one_clear_line(call, match):
     with pytest.raises(ValueError, match=match) as e:
