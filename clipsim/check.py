@@ -214,6 +214,9 @@ def _expectation(Q, div, B, conf, lower, n_boot, seed):
             verdict, why = "violated", f"the mean's lower bound exceeds B ({how})"
         elif mb.high <= B:
             verdict, why = "holds", f"upper end by bootstrap ({how})"
+        elif Q.size < S.BOOTSTRAP_MIN_N:
+            verdict, why = "inconclusive", (f"{Q.size} seeds: a bootstrap end needs {S.BOOTSTRAP_MIN_N} "
+                                            f"({how})")
         else:
             verdict, why = "inconclusive", f"the mean's CI contains B ({how})"
     return verdict, why, "mean", mb.estimate, mb.low, mb.high, None

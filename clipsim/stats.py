@@ -33,6 +33,9 @@ from clipsim import _validate as V
 
 #: bootstrap replicates allowed in one call (as ``check`` and TOML allow): more would only burn memory/time
 N_BOOT_MAX = 10**6
+#: fewest finite values for a bootstrap end of :func:`mean_bounds`: below it the resamples hardly vary (one
+#: value: an interval of width zero) and the percentile interval is not worth a decision; that end is infinite
+BOOTSTRAP_MIN_N = 20
 
 __all__ = [
     "ClipsimWarning",
@@ -1054,6 +1057,8 @@ def mean_bounds(values, confidence=0.95, *, diverged=None, lower_support=0.0, n_
     Upper end: no distribution-free upper bound exists for an unbounded quantity; it is the
     percentile bootstrap (approximate: assumes a finite variance, optimistic under heavy tails;
     ``+inf`` if any seed diverged). ``estimate`` is the sample mean (``inf`` if a seed diverged).
+    A bootstrap end needs ``BOOTSTRAP_MIN_N`` = 20 values: with fewer it is infinite (high ``+inf``, low
+    ``-inf``), so no decision rests on a handful of resampled seeds.
     """
     x = _sample("values", values, allow_nan=True)
     conf = _confidence(confidence)
@@ -1079,9 +1084,10 @@ def mean_bounds(values, confidence=0.95, *, diverged=None, lower_support=0.0, n_
         with np.errstate(invalid="ignore"):
             means = np.concatenate([xb[rng.integers(0, n, size=(min(chunk, n_boot - s), n))].mean(axis=1)
                                     for s in range(0, n_boot, chunk)])
-    high = math.inf if nd else float(np.quantile(means, 1 - a / 2))
+    few = n < BOOTSTRAP_MIN_N
+    high = math.inf if nd or few else float(np.quantile(means, 1 - a / 2))
     if lower_support is None:
-        low = float(np.quantile(means, a / 2, method="inverted_cdf"))
+        low = -math.inf if few else float(np.quantile(means, a / 2, method="inverted_cdf"))
     else:
         eps = math.sqrt(math.log(2.0 / a) / (2.0 * n))
         # S_n(t) = #{X > t}/n = (n-i)/n on [X_(i), X_(i+1)), i = 0..n-1, X_(0) = s0

@@ -663,7 +663,8 @@ def test_expectation_calibration_passes_its_bootstrap_settings():
 
 
 @pytest.mark.parametrize("Q, msg", [
-    (np.zeros(10), "b: calibration of C on 5 seeds gave 0.0; more seeds needed"),
+    (np.zeros(40), "b: calibration of C on 20 seeds gave 0.0; more seeds needed"),
+    (np.ones(38), "b: calibration of C on 19 seeds gave inf; more seeds needed"),  # a bootstrap end needs 20
     (np.r_[np.full(5, np.inf), np.ones(5)], "b: calibration of C on 5 seeds gave inf; more seeds needed"),
 ])
 def test_calibration_that_gives_no_positive_finite_constant_is_refused(Q, msg):
@@ -675,8 +676,11 @@ def test_calibration_that_gives_no_positive_finite_constant_is_refused(Q, msg):
 
 def test_calibration_edges_and_refusals():
     from clipsim.check import check
-    assert check(_bound(), _result(np.ones(4)), calibrate=True, T=100.0).n_seeds == 2  # 4 seeds: the fewest
-    assert check(_bound(), _result(np.full(10, 0.01)), calibrate=True, T=100.0).calibrated["C"] == pytest.approx(0.1)
+    # fewer than 4 seeds cannot be split (and an expectation bound's calibration needs 2 x 20: above)
+    hp = _bound(kind="high_probability", expr="C * log(1/delta) * T**(-1/2)")
+    with pytest.raises(ValueError, match="splits the seeds in half: 3 seeds are too few"):
+        check(hp, _result(np.ones(3)), 0.5, calibrate=True, T=100.0)
+    assert check(_bound(), _result(np.full(40, 0.01)), calibrate=True, T=100.0).calibrated["C"] == pytest.approx(0.1)
     with pytest.raises(ValueError) as e:
         check(_bound(), _result(np.ones(10)), T=100.0)
     assert str(e.value) == ("b: hidden constant(s) C have no value: pass C=... (e.g. fitted with "
@@ -820,3 +824,14 @@ def test_calibration_split_and_shared_streams_refusals_are_exact():
         refuse_shared_streams(cells, "X")
     assert str(e.value) == ('X needs cells with independent draws, but cells [c0] and [c2] share streams (seed 5): '
                             'set [sweep] streams = "independent"')
+
+
+@pytest.mark.parametrize("n", [1, 5, 19])
+def test_an_expectation_bound_never_holds_on_a_handful_of_seeds(n):
+    """B far above every value, but fewer than 20 seeds: the bootstrap upper end is not computed, so the
+    verdict is inconclusive and says why (it was "holds" from one seed, with the interval [0, Q_1])."""
+    from clipsim.check import check
+    r = check(_bound(), _result(np.full(n, 0.5)), C=100.0, T=100.0)
+    assert r.verdict == "inconclusive" and r.high == np.inf
+    assert r.reason.startswith(f"{n} seeds: a bootstrap end needs 20")
+    assert check(_bound(), _result(np.full(20, 0.5)), C=100.0, T=100.0).verdict == "holds"

@@ -358,16 +358,20 @@ def test_shape_trend_refusals_name_the_member():
 # mean_bounds
 
 def test_mean_bounds_bootstrap_ends_match_exact_binomial_distribution():
-    # three ones and three zeros: a resampled mean is Bin(6, 1/2)/6. conf 0.74 puts a/2 = 0.13 and
-    # 1 - a/2 = 0.87 between atoms (and a/3, 2a, 1 - a/3, 1 - 2a in other gaps)
-    vals = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
-    cdf = sst.binom.cdf(np.arange(7), 6, 0.5)
-    conf = 0.74
+    # ten ones and ten zeros (BOOTSTRAP_MIN_N = 20 values): a resampled mean is Bin(20, 1/2)/20. conf 0.685
+    # puts a/2 and 1 - a/2 between atoms (and a/3, 2a, 1 - a/3, 1 - 2a in other gaps), each at least 0.026
+    # (ten standard deviations of the empirical level at B_EXACT replicates) from an atom
+    assert St.BOOTSTRAP_MIN_N == 20
+    vals = np.array([1.0] * 10 + [0.0] * 10)
+    cdf = sst.binom.cdf(np.arange(21), 20, 0.5)
+    conf = 0.685
     a = 1 - conf
     res = St.mean_bounds(vals, confidence=conf, lower_support=None, n_boot=B_EXACT, seed=9)
-    assert res.estimate == 0.5 and res.n == 6 and res.n_diverged == 0 and res.confidence == conf
-    assert res.low == pytest.approx(atom_at(cdf, a / 2, B_EXACT) / 6, abs=1e-12)
-    assert res.high == pytest.approx(atom_at(cdf, 1 - a / 2, B_EXACT) / 6, abs=1e-12)
+    assert res.estimate == 0.5 and res.n == 20 and res.n_diverged == 0 and res.confidence == conf
+    assert res.low == pytest.approx(atom_at(cdf, a / 2, B_EXACT) / 20, abs=1e-12)
+    assert res.high == pytest.approx(atom_at(cdf, 1 - a / 2, B_EXACT) / 20, abs=1e-12)
+    few = St.mean_bounds(vals[1:], confidence=conf, lower_support=None, n_boot=B_EXACT, seed=9)  # 19 values
+    assert (few.low, few.high) == (-math.inf, math.inf)
 
 
 def test_mean_bounds_dkw_lower_end_by_hand():
@@ -393,10 +397,10 @@ def test_mean_bounds_nan_and_flagged_seeds_are_diverged():
 
 @pytest.mark.parametrize("bad", ["flag", "nan"])
 def test_mean_bounds_bootstrap_low_end_with_a_diverged_seed(bad):
-    # nine ones and one diverged seed (value 0 flagged, or NaN): a replicate's mean is 1 if it misses the
-    # diverged seed (probability 0.9^10 = 0.35 > a/2), else +inf; so the bootstrap low end is exactly 1
-    vals = np.append(np.ones(9), 0.0 if bad == "flag" else math.nan)
-    flags = np.arange(10) == 9 if bad == "flag" else None
+    # 19 ones and one diverged seed (value 0 flagged, or NaN): a replicate's mean is 1 if it misses the
+    # diverged seed (probability 0.95^20 = 0.36 > a/2), else +inf; so the bootstrap low end is exactly 1
+    vals = np.append(np.ones(19), 0.0 if bad == "flag" else math.nan)
+    flags = np.arange(20) == 19 if bad == "flag" else None
     res = St.mean_bounds(vals, diverged=flags, lower_support=None, n_boot=400, seed=1)
     assert (res.low, res.high, res.estimate, res.n_diverged) == (1.0, math.inf, math.inf, 1)
 
