@@ -459,7 +459,7 @@ def custom(value_and_grad, dim, *, L, f_star=math.nan, x0=None, name="custom", s
     obj = Objective(name, dim, (), CUSTOM, V.positive("L", L), f_star, n > 0, n,
                     math.nan if mu is None else float(mu), x0, np.zeros(1), np.zeros((n, 0)), np.zeros(0),
                     kernels=_user_kernels(value_and_grad, sample_grad))
-    return user.register("objective", name, obj)
+    return user.register("objective", name, obj, (value_and_grad, sample_grad))
 
 
 def _user_kernels(vg, sg):

@@ -333,7 +333,7 @@ def user_stage(fn, *, name, params=None, state_size=0) -> Stage:
         raise ValueError(f"name = {name!r} is not allowed: must be a new stage name")
     if state_size != "d":
         state_size = V.integer("state_size", state_size, 0, 1_000_000)
-    user.register("stage", name, fn)
+    user.register("stage", name, fn, (fn,))
     scalars = tuple((k, _scalar(name, k, v, -math.inf, math.inf, _OPEN, _OPEN)) for k, v in (params or {}).items())
     return Stage("user", (("name", name),) + scalars + (("state_size", state_size),))
 

@@ -31,17 +31,41 @@ OBJECTIVES: dict = {}
 NOISES: dict = {}
 STAGES: dict = {}
 _LOADED: dict = {}
+_CODES: dict = {}  # (kind, name) -> the code of the functions registered under it
 
 
-def register(kind, name, spec):
-    """Record a user piece under ``name`` (ValueError if a different piece already has it)."""
+def _code(fn):
+    """What makes a user function the same function: its bytecode, constants, names and qualified name
+    (a notebook cell run again gives a new function object with the same code)."""
+    f = getattr(fn, "py_func", fn)
+    c = getattr(f, "__code__", None)
+    return (getattr(f, "__qualname__", repr(f)),) if c is None else (f.__qualname__, c.co_code, c.co_consts,
+                                                                     c.co_names)
+
+
+def register(kind, name, spec, fns):
+    """Record a user piece under ``name``: ``spec`` (its data) and ``fns`` (its user functions). The same
+    name again is allowed for the same piece (equal data, functions of the same code: a re-run cell, which
+    replaces it); for a different one it is a ValueError, since stored cells are keyed by the name."""
     table = {"objective": OBJECTIVES, "noise": NOISES, "stage": STAGES}[kind]
+    codes = tuple(_code(f) for f in fns if f is not None)
     old = table.get(name)
-    if old is not None and old is not spec and old != spec:
+    if old is not None and (_CODES.get((kind, name)) != codes or not _same_data(old, spec)):
         raise ValueError(f"{kind} name = {name!r} is not allowed: another user {kind} is registered under it in "
                          "this process (cells are keyed by name); choose another name")
     table[name] = spec
+    _CODES[(kind, name)] = codes
     return spec
+
+
+def _same_data(old, new):
+    """Equal as data (the functions are compared by code, in register)."""
+    if callable(old) and callable(new):
+        return True
+    try:
+        return bool(old == new)
+    except ValueError:  # dataclasses holding arrays
+        return False
 
 
 def lookup(kind, name):

@@ -117,3 +117,40 @@ def test_user_pieces_run_on_dask_workers_bitwise_as_locally(tmp_path):
         a, b = local.load(cell.key), dask.load(cell.key)
         for name in a.metrics:
             np.testing.assert_array_equal(a.metrics[name], b.metrics[name])
+
+
+def _const_fill(value_code):
+    """A new sampler function object each call; value_code 0 and 1 give different code."""
+    if value_code == 0:
+        @numba.njit
+        def fill(state, out):
+            for i in range(out.shape[0]):
+                out[i] = 0.0
+    else:
+        @numba.njit
+        def fill(state, out):
+            for i in range(out.shape[0]):
+                out[i] = 1.0
+    return fill
+
+
+def _identity_stage():
+    @numba.njit
+    def stage(t, u, w, params, state):
+        return -1
+    return stage
+
+
+def test_a_name_takes_the_same_piece_again_but_never_a_different_one():
+    """Re-running the cell that defines a piece (new function object, same code) is allowed; a piece
+    with other code under a name already taken is refused, since stored cells are keyed by the name
+    (a different sampler was silently accepted, and two runs shared one cell key)."""
+    a = N.custom(_const_fill(0), name="t_reg_noise")
+    assert N.custom(_const_fill(0), name="t_reg_noise") == a
+    with pytest.raises(ValueError, match="noise name = 't_reg_noise' is not allowed: another user noise"):
+        N.custom(_const_fill(1), name="t_reg_noise")
+    P.user_stage(_identity_stage(), name="t_reg_stage")
+    P.user_stage(_identity_stage(), name="t_reg_stage")  # a re-run: was refused
+    O.custom(quad_value_and_grad, 3, L=1.0, name="t_reg_obj")
+    with pytest.raises(ValueError, match="objective name = 't_reg_obj' is not allowed"):
+        O.custom(quad_value_and_grad, 4, L=1.0, name="t_reg_obj")
