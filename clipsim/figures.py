@@ -162,7 +162,10 @@ def _undrawn(spec, items):
         elif kind == "tail_index":
             bad = np.count_nonzero(np.isfinite(_values(cell, res, metric))) < 3
         elif kind == "trajectory" and metric in res.records:
-            bad = not np.isfinite(np.median(_record_values(res, metric), axis=0)).any()
+            bad = not np.isfinite(_seed_quantile(_record_values(res, metric), 0.5)).any()
+        elif kind == "quantile_delta":
+            d = max(spec.get("deltas", [1e-1]))
+            bad = not np.isfinite(St.quantile_ci(_values(cell, res, metric), 1 - d).estimate)
         else:
             bad = False
         if bad:
@@ -175,7 +178,8 @@ def _undrawn_note(spec, items):
     gone = _undrawn(spec, items)
     if not gone:
         return None
-    what = {"tail_index": "fewer than 3 finite values", "trajectory": "median infinite at every step"}.get(
+    what = {"tail_index": "fewer than 3 finite values", "trajectory": "median infinite at every step",
+            "quantile_delta": "every quantile infinite"}.get(
         spec["kind"], f"{_stat_words(spec.get('statistic', 'median'), '').split(' of ')[0]} infinite")
     cells = "; ".join(f"{c.label()} ({why})" for c, why in gone[:4]) + ("; ..." if len(gone) > 4 else "")
     return f"Not drawn: {len(gone)} of {len(items)} cells ({what}, seeds diverged): {cells}."
@@ -534,6 +538,14 @@ def _record_values(res, metric):
     return np.where(res.metrics["diverged"][:, None], np.inf, q)
 
 
+def _seed_quantile(v, q):
+    """The q-quantile over seeds (axis 0) of a record with +inf for diverged seeds: +inf where the
+    quantile falls among them (linear interpolation between two infinities would give nan and warn)."""
+    with np.errstate(invalid="ignore"):
+        out = np.median(v, axis=0) if q == 0.5 else np.quantile(v, q, axis=0)
+    return np.where(np.isnan(out), np.inf, out)
+
+
 def _trajectory(spec, items, ax, colours=None):
     metric = spec.get("metric", "gap")
     bound, blabel = _bound_label(spec)
@@ -541,8 +553,7 @@ def _trajectory(spec, items, ax, colours=None):
         for cell, res in group[:1]:   # one cell per series (split_axes splits by every other varying path)
             v = _record_values(res, metric)
             steps = res.record_steps
-            med = np.median(v, axis=0)
-            lo, hi = np.quantile(v, 0.1, axis=0), np.quantile(v, 0.9, axis=0)
+            med, lo, hi = (_seed_quantile(v, q) for q in (0.5, 0.1, 0.9))
             color = _colour(colours, label, i)
             ax.plot(steps, med, color=color, label=label)
             ax.fill_between(steps, lo, hi, color=color, alpha=0.2)
@@ -636,8 +647,8 @@ def caption(spec, items) -> str:
     kind, what = spec["kind"], _what(spec)
     split = split_axes(spec, items)
     per = " and ".join(([", ".join(_keys(spec["group"]))] if spec.get("group") else []) + split) or "sweep"
-    also = (f" (split by {', '.join(split)} too: it varies at a fixed x and is neither in group nor fixed by "
-            "where)") if split else ""
+    also = (f" (split by {', '.join(split)} too: it varies {'at a fixed x ' if SERIES_X[kind] else ''}and is "
+            "neither in group nor fixed by where)") if split else ""
     lines = [spec.get("title") or what, f"Plotted: {what}; one series per {per}{also}.",
              f"Cells: {len(items)}; seeds per cell: {n}.", _undrawn_note(spec, items),
              _upper_first(_INTERVALS[kind].format(conf="95%")) + "."]

@@ -203,3 +203,14 @@ def test_cells_whose_seeds_all_diverged_are_named_in_the_caption_not_dropped_sil
     tail = {"kind": "tail_index", "x": "noise.alpha", "group": "optimizer.eta.c", "where": {"n_steps": 100}}
     draw_figure(tail, step_items)
     assert "Not drawn: 2 of 6 cells (fewer than 3 finite values, seeds diverged)" in caption(tail, step_items)
+
+
+def test_a_trajectory_and_a_quantile_plot_name_their_all_diverged_cells_without_warnings(step_items):
+    where = {"n_steps": 100, "optimizer.eta.c": [0.5, 1e300]}
+    traj = {"kind": "trajectory", "metric": "gap", "group": "noise.alpha", "where": where}
+    draw_figure(traj, step_items)     # the 10-90% band over infinite records: no nan, no RuntimeWarning
+    assert "Not drawn: 2 of 4 cells (median infinite at every step, seeds diverged)" in caption(traj, step_items)
+    assert "(split by optimizer.eta.c too: it varies and is neither" in caption(traj, step_items)
+    qd = {"kind": "quantile_delta", "group": "noise.alpha", "where": where, "deltas": [0.2, 0.1]}
+    draw_figure(qd, step_items)
+    assert "Not drawn: 2 of 4 cells (every quantile infinite, seeds diverged)" in caption(qd, step_items)
