@@ -262,8 +262,65 @@ def check_table(fz, spec=None):
                              "of whole tables)")
         if (spec or {}).get("grid", {}).get(path) is not None:
             raise ValueError(f"[falsify.search] {path!r} is also in [grid]: search a path or grid it, not both")
-    parse_axes(out["search"])
+    axes = parse_axes(out["search"])
+    if spec is not None:
+        out["search"] = {a.path: _check_axis(a, out["search"][a.path], spec) for a in axes}
     return out
+
+
+INVALID = "not a valid configuration: "   # the prefix of a proposal the spec cannot build
+
+
+def point_spec(base, point, name):
+    """The sweep of one point of the box: ``base`` (a spec's sweep, vars and tables) with the point's
+    ``vars.X`` set in [vars] and every other path as a one-value [grid] axis (the [grid] rules apply)."""
+    from . import sweep as S
+
+    spec = {k: copy.deepcopy(v) for k, v in base.items() if k in ("sweep", "vars", "objective", "noise", "optimizer")}
+    spec.setdefault("vars", {})
+    grid = {}
+    for path, value in point.items():
+        if path.startswith("vars."):
+            spec["vars"][path[5:]] = value
+        else:
+            grid[path] = [value]
+    spec["grid"] = grid
+    return S.from_spec(spec, path=name)
+
+
+def _built_value(config, path):
+    """The value a built cell's config holds at a dotted ``path`` (None if it holds none)."""
+    node = config
+    for p in path.split("."):
+        if not isinstance(node, dict) or p not in node:
+            return None
+        node = node[p]
+    return node
+
+
+def _check_axis(axis, raw, spec):
+    """Refuse at load an axis the spec cannot build: ``vars.X`` with X not in [vars], a path that does not
+    exist, an end (or list value) outside the parameter's allowed range, a non-integer end of an integer
+    field. Returns the range with its ends' types fixed by the field (integer field: int; real: float)."""
+    where = f"[falsify.search] {axis.path!r}"
+    if axis.path.startswith("vars."):
+        names = sorted(spec.get("vars", {}))
+        if axis.path[5:] not in names:
+            raise ValueError(f"{where} is not allowed: {axis.path[5:]!r} is not in [vars]; allowed: "
+                             f"{', '.join('vars.' + n for n in names) or 'none ([vars] is empty)'}")
+    ends = list(axis.values) if axis.values else [raw["min"], raw["max"]]
+    built = []
+    for value in ends:
+        try:
+            cell = point_spec(spec, {axis.path: value}, spec.get("sweep", {}).get("name", "falsify")).cells[0]
+        except ValueError as e:
+            raise ValueError(f"{where} is not allowed at {axis.path} = {_show(value)}: {e}") from None
+        built.append(_built_value(cell.config, axis.path))
+    if axis.values or axis.path.startswith("vars.") or any(b is None for b in built):
+        return raw
+    integer = all(isinstance(b, int) and not isinstance(b, bool) for b in built)
+    return {**raw, "min": int(raw["min"]) if integer else float(raw["min"]),
+            "max": int(raw["max"]) if integer else float(raw["max"])}
 
 
 def resolve_bound(b):
@@ -335,29 +392,24 @@ class SpecProblem:
         self.root = int(sweep.spec["sweep"].get("seed", 0))
 
     def cell(self, point):
-        """(cell, B(δ)) at ``point``, or (None, reason) if it cannot be built or lies outside validity."""
+        """(cell, B(δ)) at ``point``, or (None, reason) if it lies outside the bound's validity conditions
+        or the spec cannot build it (reason ``INVALID + the constructor's message``)."""
         from . import sweep as S
         from .check import check
         from .decisions import expression_variables
 
-        spec = copy.deepcopy(self.base)
-        spec.setdefault("vars", {})
-        grid = {}
-        for path, value in point.items():
-            if path.startswith("vars."):
-                spec["vars"][path[5:]] = value
-            else:
-                grid[path] = [value]
-        spec["grid"] = grid
         try:
-            cell = S.from_spec(spec, path=self.name).cells[0]
+            cell = point_spec(self.base, point, self.name).cells[0]
             cell = replace(cell, coords=cell.coords + tuple((p, v) for p, v in point.items() if p.startswith("vars.")))
             probe = _Probe(cell.config, self.bound.quantity)
+        except ValueError as e:
+            return None, INVALID + str(e)
+        try:
             vals = S._resolve(dict(self.fz.get("values", {})), expression_variables(cell, probe),
                               "[falsify] values")
             bc = check(self.bound, probe, self.fz["delta"], **vals)
         except ValueError as e:
-            return None, str(e)
+            return None, f"B(delta) cannot be evaluated here: {e}"
         bad = [f"{c.relation} {c.status}" + (f" ({c.detail})" if c.detail else "")
                for c in bc.conditions if c.status != "ok"]
         if needs_symmetric_noise(self.bound) and not noise_is_symmetric(probe.noise):
@@ -398,7 +450,7 @@ class _Hunt:
     def __init__(self, problem, axes, fz, plan, progress):
         self.problem, self.axes, self.fz, self.plan = problem, axes, fz, plan
         self.delta = fz["delta"]
-        self.visited, self.rejected, self.spent = {}, [], 0
+        self.visited, self.rejected, self.invalid, self.spent = {}, [], [], 0
         self.progress = progress
 
     def say(self, text):
@@ -415,8 +467,8 @@ class _Hunt:
         if tag in self.visited:
             return self.visited[tag]
         cell, b = self.problem.cell(point)
-        if cell is None:
-            self.rejected.append((point, b))
+        if cell is None:   # outside the bound's validity conditions, or not a configuration at all
+            (self.invalid if str(b).startswith(INVALID) else self.rejected).append((point, b))
             self.visited[tag] = None
             return None
         label = ", ".join(f"{p}={_show(v)}" for p, v in point.items()) or "(single cell)"
@@ -446,9 +498,10 @@ class _Hunt:
                 if len(cells) == n:
                     break
         if not cells:
-            why = self.rejected[0][1] if self.rejected else "no point"
-            raise ValueError(f"[falsify.search]: no point of the box satisfies the bound's validity conditions "
-                             f"(first reason: {why})")
+            why = "; ".join(f"{len(r)} {what} (first: {r[0][1]})" for r, what in (
+                (self.rejected, "outside the bound's validity conditions"),
+                (self.invalid, "not a valid configuration")) if r)
+            raise ValueError(f"[falsify.search]: no point of the box can be simulated: {why or 'no point'}")
         return cells
 
     def halving(self):
@@ -543,7 +596,9 @@ class FalsifyResult:
     """Outcome of :func:`falsify`: ``outcome`` ("violated", "none_found", "undecided"), ``exit_code``
     (1, 0, 3), the confirmations, every visited cell (:meth:`to_frame`), the plan and what it cost.
 
-    ``detectable`` is the smallest P(Q > B) at a confirmed cell that the confirmation certifies with
+    ``rejected``: proposals outside the bound's validity conditions; ``invalid``: proposals the spec
+    cannot build (a constructor refused the combination of values), each (point, reason), never
+    simulated. ``detectable`` is the smallest P(Q > B) at a confirmed cell that the confirmation certifies with
     probability >= 80%: violations smaller than that are easily missed."""
 
     name: str
@@ -556,6 +611,7 @@ class FalsifyResult:
     confirmations: tuple
     visited: tuple = field(repr=False)
     rejected: tuple = field(repr=False)
+    invalid: tuple = field(default=(), repr=False)
     seeds_used: int = 0
     detectable: float = math.nan
     figure: str = ""
@@ -640,7 +696,7 @@ def hunt(problem, fz, *, name="falsify", seed=0, progress=False):
     outcome, why = _decide(confirmations, plan, fz["delta"], a)
     visited = tuple(v for v in h.visited.values() if v is not None and v.n)
     return FalsifyResult(outcome=outcome, reason=why, confirmations=tuple(confirmations), visited=visited,
-                         rejected=tuple(h.rejected), seeds_used=h.spent, **common)
+                         rejected=tuple(h.rejected), invalid=tuple(h.invalid), seeds_used=h.spent, **common)
 
 
 def falsify(spec_or_path, store=None, budget=None, *, progress=False, threads=None, figure=True):
@@ -684,6 +740,9 @@ def _markdown(r, top=8):
              f"{list(p.rungs)} seeds per cell, {p.local_budget} seeds for local steps, {p.confirm} x "
              f"{p.confirm_seeds} confirmation seeds. Cells visited: {len(r.visited)}; proposals outside the "
              f"bound's validity conditions (never simulated): {len(r.rejected)}."]
+    if r.invalid:
+        lines.append(f"Proposals that are not a valid configuration (never simulated): {len(r.invalid)}; first: "
+                     f"{r.invalid[0][1][len(INVALID):]}.")
     if math.isfinite(r.detectable):
         lines.append(f"Power: a confirmed cell with P(Q > B) >= {r.detectable:.3g} is certified with "
                      f"probability >= {POWER:.0%}; smaller violations are easily missed.")

@@ -22,6 +22,11 @@ Figure; :func:`plot_figure` saves it as PDF and PNG with a caption file ``<name>
   ``bound`` (and ``values``) also the bound against t, one dashed line per series, evaluated at
   t = s - 1 for the record step s (the updates before the recorded iterate w_s; w_1 is the start),
   with the run's ``theory_values()`` (``Delta``, ``mu``, ``eta``, ...) available to ``values``.
+
+A line of ``rate``, ``gen_gap``, ``tail_index`` and ``trajectory`` is one configuration: a grid path
+that varies at a fixed ``x`` but is not grouped and not fixed by ``where`` splits the series too
+(:func:`split_axes`, said in the caption). Cells that cannot be drawn (an infinite statistic: too many
+seeds diverged) are counted in the title and named in the caption, never dropped silently.
 """
 from __future__ import annotations
 
@@ -94,15 +99,90 @@ def _values(cell, res, metric):
     return np.where(div[:, None] if q.ndim == 2 else div, np.inf, q)
 
 
-def _groups(items, group):
-    """Split [(cell, res)] by the grid coordinate(s) named in ``group`` (str or list)."""
-    keys = [group] if isinstance(group, str) else list(group or [])
+def _keys(group):
+    return [group] if isinstance(group, str) else list(group or [])
+
+
+def _coord(cell, path):
+    """A cell's value of a grid path (its coordinate, else the variable of the path's last component)."""
+    return dict(cell.coords).get(path, cell.variables.get(path.split(".")[-1]))
+
+
+def _groups(items, group, split=()):
+    """Split [(cell, res)] by the grid coordinate(s) named in ``group`` (str or list), then by the paths
+    in ``split`` (:func:`split_axes`; labelled with their full path)."""
+    keys = _keys(group)
     out = defaultdict(list)
     for cell, res in items:
-        coords = dict(cell.coords)
-        label = ", ".join(f"{k.split('.')[-1]}={coords.get(k, cell.variables.get(k.split('.')[-1]))}" for k in keys)
+        label = ", ".join([f"{k.split('.')[-1]}={_coord(cell, k)}" for k in keys] +
+                          [f"{k}={_coord(cell, k)}" for k in split])
         out[label or "all"].append((cell, res))
     return out
+
+
+#: the kinds that draw one point per cell along an x path (None: one line per cell, over time)
+SERIES_X = {"rate": "n_steps", "gen_gap": "objective.n", "tail_index": "noise.alpha", "trajectory": None}
+
+
+def split_axes(spec, items):
+    """Grid paths that are neither the figure's ``x`` nor in ``group`` but take two values among the
+    cells of one series at one x (``where`` did not fix them): merging those cells into one line would
+    zigzag between configurations, so such a figure is split by them too (one series per value)."""
+    kind = spec["kind"]
+    if kind not in SERIES_X:
+        return []
+    x = spec.get("x", SERIES_X[kind]) if SERIES_X[kind] else None
+    keys = _keys(spec.get("group"))
+    at = defaultdict(list)
+    for cell, _ in items:
+        at[(tuple(repr(_coord(cell, k)) for k in keys), repr(_coord(cell, x)) if x else "")].append(cell)
+    paths = dict.fromkeys(p for cell, _ in items for p, _ in cell.coords)
+    return [p for p in paths if p != x and p not in keys
+            and any(len({repr(_coord(c, p)) for c in cells}) > 1 for cells in at.values())]
+
+
+def _series(spec, items):
+    """The figure's series: ``group``, then :func:`split_axes`."""
+    return _groups(items, spec.get("group"), split_axes(spec, items))
+
+
+def _undrawn(spec, items):
+    """Cells a series figure leaves out, as (cell, why): a rate's statistic that is not finite (too many
+    seeds diverged), a tail index with fewer than 3 finite values, a trajectory whose median is infinite
+    at every recorded step."""
+    kind = spec["kind"]
+    metric = spec.get("metric", {"gen_gap": "final_gen_gap", "trajectory": "gap"}.get(kind, "avg_grad_sq"))
+    out = []
+    for cell, res in items:
+        div = int(np.count_nonzero(res.metrics["diverged"]))
+        n = int(np.asarray(res.metrics["diverged"]).size)
+        if kind in ("rate", "gen_gap"):
+            stat = spec.get("statistic", "median")
+            bad = not np.isfinite(_stat(_values(cell, res, metric), stat)[0])
+        elif kind == "tail_index":
+            bad = np.count_nonzero(np.isfinite(_values(cell, res, metric))) < 3
+        elif kind == "trajectory" and metric in res.records:
+            bad = not np.isfinite(_seed_quantile(_record_values(res, metric), 0.5)).any()
+        elif kind == "quantile_delta":
+            d = max(spec.get("deltas", [1e-1]))
+            bad = not np.isfinite(St.quantile_ci(_values(cell, res, metric), 1 - d).estimate)
+        else:
+            bad = False
+        if bad:
+            out.append((cell, f"{div}/{n} seeds diverged"))
+    return out
+
+
+def _undrawn_note(spec, items):
+    """One line on the cells a figure leaves out (None when it draws every cell)."""
+    gone = _undrawn(spec, items)
+    if not gone:
+        return None
+    what = {"tail_index": "fewer than 3 finite values", "trajectory": "median infinite at every step",
+            "quantile_delta": "every quantile infinite"}.get(
+        spec["kind"], f"{_stat_words(spec.get('statistic', 'median'), '').split(' of ')[0]} infinite")
+    cells = "; ".join(f"{c.label()} ({why})" for c, why in gone[:4]) + ("; ..." if len(gone) > 4 else "")
+    return f"Not drawn: {len(gone)} of {len(items)} cells ({what}, seeds diverged): {cells}."
 
 
 def _stat(x, statistic, conf=0.95):
@@ -179,7 +259,7 @@ def _rate(spec, items, ax, default_metric, colours=None):
     bound, blabel = _bound_label(spec)
     var = {"n_steps": "T", "objective.n": "n", "optimizer.batch": "B"}.get(x, "T")
     series = []
-    for label, group in sorted(_groups(items, spec.get("group")).items()):
+    for label, group in sorted(_series(spec, items).items()):
         pts = sorted((dict(c.coords)[x], _stat(_values(c, r, metric), stat)) for c, r in group)
         xs = np.array([p[0] for p in pts], dtype=float)
         est, lo, hi = (np.array([p[1][k] for p in pts]) for k in range(3))
@@ -187,11 +267,13 @@ def _rate(spec, items, ax, default_metric, colours=None):
     signed = any(np.any(np.isfinite(e) & (e <= 0)) for *_, e, _, _ in series)
     for i, (label, group, xs, est, lo, hi) in enumerate(series):
         ok = np.isfinite(est) & (True if signed else est > 0)
+        if not ok.any():   # every cell of the series left out: no empty legend entry (the caption lists them)
+            continue
         color = _colour(colours, label, i)
-        lo_err = np.where(np.isfinite(lo), est - lo, 0)
-        hi_err = np.where(np.isfinite(hi), hi - est, 0)
-        ax.errorbar(xs[ok], est[ok], yerr=[lo_err[ok], hi_err[ok]], fmt="o-", ms=3, color=color, capsize=2,
-                    label=label)
+        e, l, h = est[ok], lo[ok], hi[ok]   # only drawn cells: no inf - inf
+        lo_err = np.where(np.isfinite(l), e - l, 0)
+        hi_err = np.where(np.isfinite(h), h - e, 0)
+        ax.errorbar(xs[ok], e, yerr=[lo_err, hi_err], fmt="o-", ms=3, color=color, capsize=2, label=label)
         if bound is not None and not signed and ok.sum() >= 2:
             try:
                 bx, by, how = _bound_curve(bound, spec, group, x, stat, metric)
@@ -215,7 +297,10 @@ def _rate(spec, items, ax, default_metric, colours=None):
     ax.set_xlabel(AXIS_WORDS.get(x, x))
     ax.set_ylabel(_stat_words(stat, metric))
     note = "some values ≤ 0: symmetric-log y axis, no slopes" if signed else None
-    ax.set_title(_title(spec.get("title"), blabel, note), fontsize=8)
+    gone = len(_undrawn(spec, items))
+    left = (f"{gone} of {len(items)} cells not drawn: {_stat_words(stat, metric).split(' of ')[0]} infinite "
+            "(seeds diverged)") if gone else None
+    ax.set_title(_title(spec.get("title"), blabel, note, left), fontsize=8)
     _legend(ax)
 
 
@@ -413,12 +498,16 @@ def _tail(spec, items, ax, colours=None):
     metric = spec.get("metric", "avg_grad_sq")
     x = spec.get("x", "noise.alpha")
     allx = []
-    for i, (label, group) in enumerate(sorted(_groups(items, spec.get("group")).items())):
+    for i, (label, group) in enumerate(sorted(_series({"x": x, **spec}, items).items())):
         pts = []
         for c, r in group:
             v = _values(c, r, metric)
+            if np.count_nonzero(np.isfinite(v)) < 3:   # left out; the caption says so
+                continue
             h = St.hill_estimator(v[np.isfinite(v)])
             pts.append((dict(c.coords).get(x, c.variables.get(x.split(".")[-1])), h.alpha, h.low, h.high))
+        if not pts:
+            continue
         pts.sort()
         xs, e, lo, hi = map(np.array, zip(*pts))
         ax.errorbar(xs, e, yerr=[e - lo, hi - e], fmt="o-", ms=3, capsize=2, color=_colour(colours, label, i),
@@ -449,15 +538,22 @@ def _record_values(res, metric):
     return np.where(res.metrics["diverged"][:, None], np.inf, q)
 
 
+def _seed_quantile(v, q):
+    """The q-quantile over seeds (axis 0) of a record with +inf for diverged seeds: +inf where the
+    quantile falls among them (linear interpolation between two infinities would give nan and warn)."""
+    with np.errstate(invalid="ignore"):
+        out = np.median(v, axis=0) if q == 0.5 else np.quantile(v, q, axis=0)
+    return np.where(np.isnan(out), np.inf, out)
+
+
 def _trajectory(spec, items, ax, colours=None):
     metric = spec.get("metric", "gap")
     bound, blabel = _bound_label(spec)
-    for i, (label, group) in enumerate(sorted(_groups(items, spec.get("group")).items())):
-        for cell, res in group[:1]:
+    for i, (label, group) in enumerate(sorted(_series(spec, items).items())):
+        for cell, res in group[:1]:   # one cell per series (split_axes splits by every other varying path)
             v = _record_values(res, metric)
             steps = res.record_steps
-            med = np.median(v, axis=0)
-            lo, hi = np.quantile(v, 0.1, axis=0), np.quantile(v, 0.9, axis=0)
+            med, lo, hi = (_seed_quantile(v, q) for q in (0.5, 0.1, 0.9))
             color = _colour(colours, label, i)
             ax.plot(steps, med, color=color, label=label)
             ax.fill_between(steps, lo, hi, color=color, alpha=0.2)
@@ -549,8 +645,12 @@ def caption(spec, items) -> str:
     seeds = sorted({int(np.asarray(r.metrics["diverged"]).size) for _, r in items})
     n = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
     kind, what = spec["kind"], _what(spec)
-    lines = [spec.get("title") or what, f"Plotted: {what}; one series per {spec.get('group') or 'sweep'}.",
-             f"Cells: {len(items)}; seeds per cell: {n}.",
+    split = split_axes(spec, items)
+    per = " and ".join(([", ".join(_keys(spec["group"]))] if spec.get("group") else []) + split) or "sweep"
+    also = (f" (split by {', '.join(split)} too: it varies {'at a fixed x ' if SERIES_X[kind] else ''}and is "
+            "neither in group nor fixed by where)") if split else ""
+    lines = [spec.get("title") or what, f"Plotted: {what}; one series per {per}{also}.",
+             f"Cells: {len(items)}; seeds per cell: {n}.", _undrawn_note(spec, items),
              _upper_first(_INTERVALS[kind].format(conf="95%")) + "."]
     if spec.get("bound"):
         label = _bound_label(spec)[1].splitlines()[0].removeprefix("bound ")
@@ -560,7 +660,7 @@ def caption(spec, items) -> str:
     if kind == "failure_probability":
         lines.append("A hidden constant without a value is fitted per δ on the calibration cells (as `clipsim "
                      "check` does; the fitted values are in the title) and only held-out cells are drawn.")
-    return "\n".join(lines) + "\n"
+    return "\n".join(line for line in lines if line) + "\n"
 
 
 def plot_figure(spec, items, out, name, checks=(), colours=None):

@@ -250,3 +250,47 @@ def test_own_bound_is_parsed_by_the_one_own_bound_parser():
     assert b is decisions.resolve_bound(table)  # one parser, one cache
     with pytest.raises(ValueError, match=r"\[falsify\] bound 'b_own': hidden"):
         resolve_bound({**table, "hidden": ["C", "delta"]})
+
+
+# ---- axes the spec cannot build are refused at load; joint failures get their own label ----------
+@pytest.mark.parametrize("search, needle", [
+    ({"vars.c_etaa": {"min": 0.1, "max": 2.0}},
+     "[falsify.search] 'vars.c_etaa' is not allowed: 'c_etaa' is not in [vars]; allowed: vars.c_eta, vars.c_lam"),
+    ({"noise.alpah": {"min": 1.2, "max": 1.9}}, "noise key = 'alpah' is not allowed"),
+    ({"noise.alpha": {"min": 1.2, "max": 2.05}},
+     "[falsify.search] 'noise.alpha' is not allowed at noise.alpha = 2.05: alpha = 2.05 is not allowed: must be "
+     "a real number in (0.0, 2.0]"),
+    ({"n_steps": {"min": 10.5, "max": 40}}, "'n_steps' is not allowed at n_steps = 10.5: n_steps = 10.5 is not "
+                                            "allowed: must be an integer"),
+    ({"noise": [{"family": "stable", "alpha": 1.5}, {"family": "stable", "alpha": 3.0}]}, "alpha = 3"),
+])
+def test_search_axes_the_spec_cannot_build_are_refused_at_load(search, needle):
+    with pytest.raises(ValueError) as e:
+        S.from_spec(_own(search={"noise.alpha": {"min": 1.0, "max": 1.9}, **search}))
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_range_takes_integers_exactly_when_its_field_does():
+    sw = S.from_spec(_own(search={"noise.alpha": {"min": 1, "max": 2}, "n_steps": {"min": 10.0, "max": 40.0}}))
+    alpha, steps = parse_axes(check_table(sw.spec["falsify"], sw.spec)["search"])
+    assert not alpha.integer and alpha.value(0.5) == 1.5          # a real field: integer ends stay real
+    assert steps.integer and isinstance(steps.value(0.3), int)    # an integer field: integral float ends
+
+
+def test_points_the_spec_cannot_build_are_counted_as_invalid_configurations_not_as_validity():
+    sw = S.from_spec(_own())
+    problem = SpecProblem(sw, check_table(sw.spec["falsify"], sw.spec))
+    cell, why = problem.cell({"noise.alpha": 1.5, "noise.beta": 1.5})   # beta must lie in [-1, 1]
+    assert cell is None and why.startswith("not a valid configuration: ") and "beta = 1.5" in why
+
+    class HalfInvalid(Stub):   # the constructor refuses alpha > 1.8 (a joint refusal no single end shows)
+        def cell(self, point):
+            if point["noise.alpha"] > 1.8:
+                return None, "not a valid configuration: alpha too large here"
+            return point, 1.0
+    res = hunt(HalfInvalid(lambda p: 0.025), check_table({**STUB_TABLE, "budget": 1000}))
+    assert res.invalid and not res.rejected
+    assert all(p["noise.alpha"] > 1.8 for p, _ in res.invalid)
+    assert (f"Proposals that are not a valid configuration (never simulated): {len(res.invalid)}; first: alpha "
+            "too large here." in res.summary())
+    assert "validity conditions (never simulated): 0." in res.summary()

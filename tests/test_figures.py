@@ -146,3 +146,71 @@ def test_plot_figure_writes_a_caption_with_seeds_and_interval(items, tmp_path):
     with_bound = caption({"kind": "failure_probability", "deltas": [0.2], **LI_LIU}, items)
     assert "Bound: li_liu_2023_clipped_sgd [D: derived here]; values: alpha = alpha - 0.05; C_opt = 1.0." in with_bound
     assert "{" not in with_bound and "Bound: bound" not in with_bound
+
+
+# ---- a series never merges cells that differ in an axis that is not x, not grouped, not fixed ------
+STEP = {**copy.deepcopy(SPEC), "sweep": {"name": "t_figs_step", "seeds": 40, "seed": 6, "record": 4},
+        "grid": {"noise.alpha": [1.5, 1.9], "n_steps": [50, 100], "optimizer.eta.c": [0.1, 0.5, 1e300]}}
+FINITE = {"optimizer.eta.c": [0.1, 0.5]}     # eta.c = 1e300 diverges at once: every seed of its cells
+
+
+@pytest.fixture(scope="module")
+def step_items(tmp_path_factory):
+    sw = S.from_spec(copy.deepcopy(STEP))
+    store = Store(tmp_path_factory.mktemp("figs_step") / "store")
+    run_sweep(sw, store, progress=False, say=lambda _: None)
+    return load_results(sw, store)
+
+
+def _series_lines(ax):
+    return {l: h.lines[0] for h, l in zip(*ax.get_legend_handles_labels()) if hasattr(h, "lines")}
+
+
+def test_a_rate_splits_series_by_an_ungrouped_axis_instead_of_zigzagging(step_items):
+    spec = {"kind": "rate", "x": "n_steps", "group": "noise.alpha", "where": FINITE}
+    lines = _series_lines(_assert_reviewable(draw_figure(spec, step_items)))
+    assert sorted(lines) == [f"alpha={a}, optimizer.eta.c={c}" for a in (1.5, 1.9) for c in (0.1, 0.5)]
+    for line in lines.values():   # one point per horizon, in order: one configuration per line
+        assert list(line.get_xdata()) == [50, 100]
+    assert ("one series per noise.alpha and optimizer.eta.c (split by optimizer.eta.c too: it varies at a fixed "
+            "x and is neither in group nor fixed by where)." in caption(spec, step_items))
+    fixed = {**spec, "where": {"optimizer.eta.c": 0.1}}   # fixed by where: no split, labels as before
+    assert sorted(_series_lines(draw_figure(fixed, step_items).axes[0])) == ["alpha=1.5", "alpha=1.9"]
+    assert "one series per noise.alpha." in caption(fixed, step_items)
+
+
+def test_a_trajectory_and_a_tail_index_draw_every_configuration(step_items):
+    traj = draw_figure({"kind": "trajectory", "metric": "gap", "group": "noise.alpha",
+                        "where": {"n_steps": 100, **FINITE}}, step_items).axes[0]
+    assert len([l for l in _legend_labels(traj) if "optimizer.eta.c=" in l]) == 4
+    tail = draw_figure({"kind": "tail_index", "x": "noise.alpha", "group": "n_steps",
+                        "where": {"n_steps": 100, **FINITE}}, step_items).axes[0]
+    assert sorted(l for l in _legend_labels(tail) if l.startswith("n_steps")) == [
+        "n_steps=100, optimizer.eta.c=0.1", "n_steps=100, optimizer.eta.c=0.5"]
+
+
+def test_cells_whose_seeds_all_diverged_are_named_in_the_caption_not_dropped_silently(step_items):
+    spec = {"kind": "rate", "x": "n_steps", "group": "noise.alpha", "where": {"optimizer.eta.c": [0.5, 1e300]},
+            **LI_LIU}
+    gone = [c for c, r in step_items if dict(c.coords)["optimizer.eta.c"] == 1e300]
+    assert len(gone) == 4 and all(r.metrics["diverged"].all() for c, r in step_items if c in gone)
+    ax = _assert_reviewable(draw_figure(spec, step_items))   # filterwarnings = error: no RuntimeWarning
+    assert sorted(_series_lines(ax)) == ["alpha=1.5, optimizer.eta.c=0.5", "alpha=1.9, optimizer.eta.c=0.5"]
+    assert "4 of 8 cells not drawn: median infinite (seeds diverged)" in ax.get_title()
+    text = caption(spec, step_items)
+    assert "Cells: 8; seeds per cell: 40.\nNot drawn: 4 of 8 cells (median infinite, seeds diverged): " in text
+    assert all(f"{c.label()} (40/40 seeds diverged)" in text for c in gone)
+    tail = {"kind": "tail_index", "x": "noise.alpha", "group": "optimizer.eta.c", "where": {"n_steps": 100}}
+    draw_figure(tail, step_items)
+    assert "Not drawn: 2 of 6 cells (fewer than 3 finite values, seeds diverged)" in caption(tail, step_items)
+
+
+def test_a_trajectory_and_a_quantile_plot_name_their_all_diverged_cells_without_warnings(step_items):
+    where = {"n_steps": 100, "optimizer.eta.c": [0.5, 1e300]}
+    traj = {"kind": "trajectory", "metric": "gap", "group": "noise.alpha", "where": where}
+    draw_figure(traj, step_items)     # the 10-90% band over infinite records: no nan, no RuntimeWarning
+    assert "Not drawn: 2 of 4 cells (median infinite at every step, seeds diverged)" in caption(traj, step_items)
+    assert "(split by optimizer.eta.c too: it varies and is neither" in caption(traj, step_items)
+    qd = {"kind": "quantile_delta", "group": "noise.alpha", "where": where, "deltas": [0.2, 0.1]}
+    draw_figure(qd, step_items)
+    assert "Not drawn: 2 of 4 cells (every quantile infinite, seeds diverged)" in caption(qd, step_items)
