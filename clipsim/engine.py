@@ -582,6 +582,9 @@ def _user_walk(fn):
                 _st.materialize(u, st, pend)
                 r, n, size, off = codes[k, 1], codes[k, 2] & 0xFFFF, codes[k, 2] >> 16, codes[k, 3]
                 hit = fn(t, u, w, ptab[r:r + n, t - 1], st[off:off + size])
+                if hit > 1 or hit < -1:
+                    raise ValueError("a user stage returned a value other than 1 (clipped), 0 (did not clip) "
+                                     "or -1 (not a clipping operation)")
                 if hit >= 0:  # a clipping operation: counts toward clip_fraction
                     cnt[0] += hit
                     cnt[1] += 1

@@ -456,6 +456,14 @@ def custom(value_and_grad, dim, *, L, f_star=math.nan, x0=None, name="custom", s
     if x0.shape != (dim,) or not np.all(np.isfinite(x0)):
         raise ValueError(f"x0 has shape {x0.shape}: must be a finite vector of shape ({dim},)")
     f_star = math.nan if f_star is None or (isinstance(f_star, float) and math.isnan(f_star)) else V.real("f_star", f_star)
+    from numba.core import types
+
+    vec = types.float64[::1]
+    user.trial_compile("value_and_grad", value_and_grad, "value_and_grad(w, grad) -> F(w) (float64 vectors)",
+                       (vec, vec), returns_number=True)
+    if sample_grad is not None:
+        user.trial_compile("sample_grad", sample_grad, "sample_grad(w, j, grad) (float64 vectors, int64 j)",
+                           (vec, types.int64, vec), returns_number=False)
     obj = Objective(name, dim, (), CUSTOM, V.positive("L", L), f_star, n > 0, n,
                     math.nan if mu is None else float(mu), x0, np.zeros(1), np.zeros((n, 0)), np.zeros(0),
                     kernels=_user_kernels(value_and_grad, sample_grad))

@@ -333,6 +333,11 @@ def user_stage(fn, *, name, params=None, state_size=0) -> Stage:
         raise ValueError(f"name = {name!r} is not allowed: must be a new stage name")
     if state_size != "d":
         state_size = V.integer("state_size", state_size, 0, 1_000_000)
+    from numba.core import types
+
+    vec = types.float64[::1]
+    user.trial_compile("fn", fn, "fn(t, u, w, params, state) -> 1, 0 or -1 (int64 t, float64 vectors)",
+                       (types.int64, vec, vec, types.float64[:], vec), returns_number=True)
     user.register("stage", name, fn, (fn,))
     scalars = tuple((k, _scalar(name, k, v, -math.inf, math.inf, _OPEN, _OPEN)) for k, v in (params or {}).items())
     return Stage("user", (("name", name),) + scalars + (("state_size", state_size),))

@@ -58,6 +58,41 @@ def register(kind, name, spec, fns):
     return spec
 
 
+def trial_compile(what, fn, usage, argtypes, returns_number):
+    """Compile the user's ``fn`` for the argument types the engine passes (the engine reuses that
+    compile), so that a wrong signature is a one-line ValueError here, not a Numba traceback later."""
+    from numba.core.errors import NumbaError
+
+    try:
+        fn.compile(argtypes)
+    except (NumbaError, TypeError, ValueError) as e:
+        raise ValueError(f"{what} = {getattr(fn.py_func, '__name__', fn)} cannot be compiled as {usage}: "
+                         f"{_first_reason(e)}") from None
+    ret = fn.overloads[tuple(argtypes)].signature.return_type
+    if returns_number and not isinstance(ret, (_nb_types().Integer, _nb_types().Float, _nb_types().Boolean)):
+        raise ValueError(f"{what} = {fn.py_func.__name__} returns {ret}: {usage} must return a number")
+
+
+def _nb_types():
+    from numba.core import types
+
+    return types
+
+
+def _first_reason(err):
+    """The informative line of a Numba compile error (and where), without the pipeline boilerplate."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    skip = ("Failed in nopython mode pipeline", "During:", "File ", "^", "There are ", "- Of which", "Overload of",
+            "With argument", "No match", ">>>")
+    reason = next((ln for ln in lines if not ln.startswith(skip)), lines[0] if lines else type(err).__name__)
+    call = next((ln[3:].strip() for ln in lines if ln.startswith(">>>")), "")
+    if reason.endswith("found for signature:") and call:
+        reason = f"{reason} {call}"
+    where = next((ln for ln in lines if ln.startswith("During: typing of")), "")
+    at = where.rsplit(" at ", 1)[-1] if " at " in where else ""
+    return (reason[:160] + (f" (at {at})" if at else "")).replace("\n", " ")
+
+
 def _same_data(old, new):
     """Equal as data (the functions are compared by code, in register)."""
     if callable(old) and callable(new):

@@ -62,8 +62,47 @@ def test_user_objective_evaluates_from_numpy():
     np.testing.assert_array_equal(mine.grad(w), w)
 
 
+@numba.njit
+def _value_only(w):
+    return 0.5 * (w ** 2).sum()
+
+
+@numba.njit
+def _no_value(w, grad):
+    for i in range(w.shape[0]):
+        grad[i] = w[i]
+
+
+@numba.njit
+def _writes_a_string(w, grad):
+    grad[0] = "x"
+    return 0.0
+
+
+@numba.njit
+def _fill_without_state(out):
+    out[0] = 1.0
+
+
+@numba.njit
+def _stage_without_result(t, u, w, params, state):
+    u[0] = 0.0
+
+
+@numba.njit
+def _stage_returning_five(t, u, w, params, state):
+    return 5
+
+
 @pytest.mark.parametrize("bad, msg", [
     (lambda: O.custom(lambda w, g: 0.0, 3, L=1.0), "must be a @numba.njit function"),
+    # a wrong signature or result: one line at construction (was a Numba traceback at the first simulate)
+    (lambda: O.custom(_value_only, 3, L=1.0, name="t_bad1"),
+     r"value_and_grad = _value_only cannot be compiled as value_and_grad\(w, grad\).*2 argument types given"),
+    (lambda: O.custom(_no_value, 3, L=1.0, name="t_bad2"), "_no_value returns none: .* must return a number"),
+    (lambda: O.custom(_writes_a_string, 3, L=1.0, name="t_bad3"), r"found for signature: setitem\(array"),
+    (lambda: N.custom(_fill_without_state, name="t_bad4"), r"fill = _fill_without_state cannot be compiled"),
+    (lambda: P.user_stage(_stage_without_result, name="t_bad5"), "_stage_without_result returns none"),
     (lambda: O.custom(quad_value_and_grad, 3, L=1.0, name="quadratic"), "it is a built-in objective"),
     (lambda: O.custom(quad_value_and_grad, 3, L=1.0, n=5), "a finite sum needs both"),
     (lambda: N.custom(quad_value_and_grad, name="stable"), "must be a new name"),
@@ -154,3 +193,10 @@ def test_a_name_takes_the_same_piece_again_but_never_a_different_one():
     O.custom(quad_value_and_grad, 3, L=1.0, name="t_reg_obj")
     with pytest.raises(ValueError, match="objective name = 't_reg_obj' is not allowed"):
         O.custom(quad_value_and_grad, 4, L=1.0, name="t_reg_obj")
+
+
+def test_a_user_stage_must_return_1_0_or_minus_1():
+    """A stage returning 5 made clip_fraction 5.0; now the run stops with the contract in one line."""
+    opt = P.chain(P.user_stage(_stage_returning_five, name="t_five"), P.sgd(0.1))
+    with pytest.raises(ValueError, match=r"a user stage returned a value other than 1 \(clipped\), 0"):
+        simulate(O.get("quadratic", 2), N.none(), opt, n_steps=3, n_seeds=1)
