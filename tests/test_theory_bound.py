@@ -184,3 +184,9 @@ def test_a_complex_value_is_an_error_not_its_real_part():
     b = mk(C * sp.sqrt(-T), hidden_constants=(C,))
     with pytest.raises(ValueError, match="not real"):
         b.evaluate(T=3.0, C_x=1.0)
+
+
+@pytest.mark.parametrize("default", ["x", float("nan"), float("inf"), True])
+def test_a_default_must_be_a_finite_number(default):
+    with pytest.raises(ValueError, match="a default must be a finite number"):
+        mk(C * T ** (-alpha), hidden_constants=(C,), defaults={"alpha": default})

@@ -177,6 +177,8 @@ class Bound:
                 bad("defaults", k, "is not a symbol of the bound")
             if any(h.name == k for h in hc):
                 bad("defaults", k, "is a hidden constant: hidden constants have no default")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                bad("defaults", f"{k} = {v!r}", "is not allowed: a default must be a finite number")
         object.__setattr__(self, "defaults", _freeze_map(self.defaults))
         if self.rate_var not in {s.name for s in free}:
             bad("rate_var", self.rate_var, "is not a free symbol of expr (set rate_var to the "
