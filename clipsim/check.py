@@ -274,6 +274,10 @@ def check(bound, result, delta=None, *, confidence=0.95, calibrate=False, n_boot
     V.bound_values(bound, values)
     conf = V.real("confidence", confidence, 0.0, 1.0, lo_open=True, hi_open=True)
     n_boot = V.integer("n_boot", n_boot, 1, 10**6)
+    if not isinstance(calibrate, bool):
+        raise ValueError(f"calibrate = {V._fmt(calibrate)} is not allowed: must be True or False")
+    if not isinstance(seed, np.random.Generator):  # used by the bootstrap of an expectation bound
+        seed = V.integer("seed", seed, 0)
     if bound.delta is not None:
         if delta is None:
             raise ValueError(f"{bound.name}: delta = None is not allowed: the bound holds w.p. 1 - "

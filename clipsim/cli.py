@@ -190,6 +190,8 @@ def _values(pairs):
     out = {}
     for pair in pairs:
         name, sep, num = pair.partition("=")
+        if name.strip() in out:
+            raise ValueError(f"--value {pair!r} is not allowed: {name.strip()} already has a value")
         try:
             out[name.strip()] = float(num)
         except ValueError:

@@ -26,6 +26,7 @@ quadrature accuracy, and w* minimises F (ψ is increasing), giving the populatio
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -371,7 +372,7 @@ def _robust_regression(dim, p):
     n = V.integer("n", p["n"], 1, 10_000_000)
     sig = V.positive("noise_scale", p["noise_scale"])
     nu = p["covariate_df"]
-    if not (isinstance(nu, (int, float)) and (math.isinf(nu) and nu > 0 or 2 < nu <= 300)) or isinstance(nu, bool):
+    if not (isinstance(nu, numbers.Real) and (math.isinf(nu) and nu > 0 or 2 < nu <= 300)) or isinstance(nu, bool):
         raise ValueError(f"covariate_df = {nu!r} is not allowed: must be a real number in (2, 300] (the population "
                          "risk's quadrature overflows beyond), or inf for Gaussian covariates")
     nu = float(nu)
@@ -445,6 +446,8 @@ def custom(value_and_grad, dim, *, L, f_star=math.nan, x0=None, name="custom", s
 
     if not hasattr(value_and_grad, "py_func"):
         raise ValueError(f"value_and_grad = {value_and_grad!r} is not allowed: must be a @numba.njit function")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name = {V._fmt(name)} is not allowed: must be a non-empty string")
     if name in NAMES:
         raise ValueError(f"name = {name!r} is not allowed: it is a built-in objective")
     dim = V.integer("dim", dim, 1, 1_000_000)
@@ -455,7 +458,9 @@ def custom(value_and_grad, dim, *, L, f_star=math.nan, x0=None, name="custom", s
     x0 = np.zeros(dim) if x0 is None else np.array(x0, dtype=np.float64)
     if x0.shape != (dim,) or not np.all(np.isfinite(x0)):
         raise ValueError(f"x0 has shape {x0.shape}: must be a finite vector of shape ({dim},)")
-    f_star = math.nan if f_star is None or (isinstance(f_star, float) and math.isnan(f_star)) else V.real("f_star", f_star)
+    f_star = math.nan if f_star is None or (isinstance(f_star, float) and math.isnan(f_star)) else V.real(
+        "f_star", f_star, -math.inf, math.inf, lo_open=True, hi_open=True)
+    mu = math.nan if mu is None or (isinstance(mu, float) and math.isnan(mu)) else V.real("mu", mu, 0.0, math.inf, hi_open=True)
     from numba.core import types
 
     vec = types.float64[::1]
@@ -465,7 +470,7 @@ def custom(value_and_grad, dim, *, L, f_star=math.nan, x0=None, name="custom", s
         user.trial_compile("sample_grad", sample_grad, "sample_grad(w, j, grad) (float64 vectors, int64 j)",
                            (vec, types.int64, vec), returns_number=False)
     obj = Objective(name, dim, (), CUSTOM, V.positive("L", L), f_star, n > 0, n,
-                    math.nan if mu is None else float(mu), x0, np.zeros(1), np.zeros((n, 0)), np.zeros(0),
+                    mu, x0, np.zeros(1), np.zeros((n, 0)), np.zeros(0),
                     kernels=_user_kernels(value_and_grad, sample_grad))
     return user.register("objective", name, obj, (value_and_grad, sample_grad))
 

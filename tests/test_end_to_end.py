@@ -195,3 +195,9 @@ def test_failure_prob_never_holds_when_a_validity_condition_fails(method, eviden
     assert out.returncode == 3, (out.stdout, out.stderr)
     assert "decision: inconclusive: validity condition alpha < tail_index violated" in out.stdout
     assert f"evidence alone: {evidence}" in out.stdout
+
+
+def test_failure_prob_refuses_a_value_given_twice():
+    out = _main("failure-prob", TINY, "--cell", "0", "--bound", "li_liu_2023_clipped_sgd", "--delta", "0.2",
+               "--value", "C_opt=2", "--value", "C_opt=3")
+    assert out.returncode == 2 and "--value 'C_opt=3' is not allowed: C_opt already has a value" in out.stderr

@@ -158,7 +158,9 @@ def small_run():
 
 @pytest.mark.parametrize("kw, words", [({"C_opr": 2.0}, ["C_opr", "C_opt"]), ({"C_opt": -1.0}, ["C_opt"]),
                                        ({"C_opt": math.inf}, ["C_opt"]), ({"C_opt": math.nan}, ["C_opt"]),
-                                       ({"C_opt": 0.0}, ["C_opt"]), ({"C_opt": 1.0, "alpha": "x"}, ["alpha"])])
+                                       ({"C_opt": 0.0}, ["C_opt"]), ({"C_opt": 1.0, "alpha": "x"}, ["alpha"]),
+                                       ({"C_opt": 1.0, "calibrate": "yes"}, ["calibrate = 'yes'"]),
+                                       ({"C_opt": 1.0, "seed": "x"}, ["seed = 'x'"])])
 def test_check_refuses_bad_values(small_run, kw, words):
     with pytest.raises(ValueError) as e:
         check(theory.get("li_liu_2023_clipped_sgd"), small_run, delta=0.1, **kw)
