@@ -452,6 +452,11 @@ def _check_figure(where, f, cells, paths):
     if "name" in f:
         V.safe_name(f"{where} name", f["name"])
     _check_shared(where, f, cells, paths)
+    known = set(paths) | {k for c in cells for k in c.variables} | {"n_steps"}
+    if "x" in f and f.get("kind") in ("rate", "gen_gap", "tail_index") and not (
+            f["x"] in known or str(f["x"]).split(".")[-1] in known):
+        raise ValueError(f"{where} x = {V._fmt(f['x'])} is not allowed: must be a grid path or variable; known: "
+                         f"{', '.join(sorted(known))}")
     if f.get("kind") == "trajectory" and "metric" in f:
         from .engine import RECORDS
 
@@ -460,7 +465,6 @@ def _check_figure(where, f, cells, paths):
         V.reals(f"{where} deltas", f["deltas"], 0.0, 1.0, lo_open=True, hi_open=True, scalar_ok=False)
     if "group" in f:
         groups = f["group"] if isinstance(f["group"], list) else [f["group"]]
-        known = set(paths) | {k for c in cells for k in c.variables}
         for g in groups:
             if not isinstance(g, str) or (g not in known and g.split(".")[-1] not in known):
                 raise ValueError(f"{where} group = {f['group']!r} is not allowed: each must be a grid path or "

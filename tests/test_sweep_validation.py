@@ -84,6 +84,8 @@ def test_vars_are_used_in_expressions():
     ({"figure": [{"kind": "rate", "name": "../../../x"}]}, ["name"]),
     ({"figure": [{"kind": "rate", "name": "/etc/passwd"}]}, ["name"]),
     ({"figure": [{"kind": "quantile_delta", "deltas": [0.1, 2]}]}, ["deltas"]),
+    ({"figure": [{"kind": "rate", "x": "nsteps"}]}, ["[[figure]] #1 x = 'nsteps' is not allowed: must be a grid path",
+                                                      "noise.alpha"]),
     # per cell, at load (before any cell runs): x0 against each cell's dimension, the record grid at each T
     ({"sweep": {"x0": [1.0, 2.0]}, "grid": {"objective.dim": [2, 3]}},
      ["[sweep] x0 (at noise.alpha=1.5, objective.dim=3) has shape (2,)", "(3,)"]),
