@@ -222,16 +222,17 @@ class TailEstimate:
 
 
 def _replica_interval(values, confidence):
-    """Mean ± t_{R-1} · s/√R over independent unbiased replica estimates (low end clipped at 0)."""
+    """Mean ± t_{R-1} · s/√R over independent unbiased replica estimates, clipped to [0, 1] (a probability);
+    (0, 1) when no replica reached the threshold (no informative upper end)."""
     v = np.asarray(values, dtype=float)
     R, mean = v.size, float(v.mean())
     if R < 2:
-        return mean, (0.0, math.inf)
+        return mean, (0.0, 1.0)
     se = float(v.std(ddof=1)) / math.sqrt(R)
     if se == 0.0 and mean == 0.0:  # no replica reached the threshold: no informative upper end
-        return 0.0, (0.0, math.nan)
+        return 0.0, (0.0, 1.0)
     h = float(_sps.t.ppf(0.5 + confidence / 2, R - 1)) * se
-    return mean, (max(0.0, mean - h), mean + h)
+    return mean, (max(0.0, mean - h), min(1.0, mean + h))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -246,3 +246,15 @@ def test_failure_curve_figure_and_quantile():
     q = quantile_from_curve(b, stats.chi2.sf(b * 50, 49), 1e-5)
     assert abs(q - bound(1e-5)) / bound(1e-5) < 0.01  # log-log interpolation error on this grid
     assert math.isnan(quantile_from_curve(b, stats.chi2.sf(b * 50, 49), 1e-12))  # outside the curve
+
+
+def test_the_replica_interval_is_a_probability_interval():
+    """mean ± t s/√R clipped to [0, 1] (an upper end of 1.24 was printed), and [0, 1] when every replica
+    returned 0 (it was [0, nan])."""
+    from clipsim.rare import _replica_interval
+
+    mean, (lo, hi) = _replica_interval([0.9, 0.05, 0.95], 0.95)
+    assert mean == pytest.approx(0.6333333333333333) and lo == 0.0 and hi == 1.0
+    assert _replica_interval([0.0, 0.0, 0.0, 0.0], 0.95) == (0.0, (0.0, 1.0))
+    m, (lo, hi) = _replica_interval([0.2, 0.3], 0.95)
+    assert 0.0 <= lo and hi <= 1.0 and lo < m < hi
