@@ -50,12 +50,12 @@ plt.rcParams.update({"figure.figsize": (5.2, 3.8), "font.size": 9, "axes.grid": 
 
 #: y-axis words for the metrics and records (docs/metrics.md has the full glossary)
 METRIC_WORDS = {
-    "avg_grad_sq": "(1/T)Σ‖∇F(w_t)‖²", "min_grad_sq": "min_t ‖∇F(w_t)‖²", "final_grad_sq": "‖∇F(w_T)‖²",
-    "final_gap": "F(w_T) − F*", "final_value": "F(w_T)", "avg_grad_norm": "(1/T)Σ‖∇F(w_t)‖",
+    "avg_grad_sq": "(1/T)Σ‖∇F(w_t)‖²", "min_grad_sq": "min_t ‖∇F(w_t)‖²", "final_grad_sq": "‖∇F(w_{T+1})‖²",
+    "final_gap": "F(w_{T+1}) − F*", "final_value": "F(w_{T+1})", "avg_grad_norm": "(1/T)Σ‖∇F(w_t)‖",
     "clip_fraction": "fraction of clipped steps", "max_dist": "max_t ‖w_t − w_1‖",
-    "avg_pop_grad_sq": "(1/T)Σ‖∇F_pop(w_t)‖²", "final_pop_grad_sq": "‖∇F_pop(w_T)‖²",
-    "final_pop_gap": "F_pop(w_T) − F_pop*", "final_gen_gap": "F_pop(w_T) − F_S(w_T)",
-    "final_grad_dev": "‖∇F_pop(w_T) − ∇F_S(w_T)‖", "grad_sq": "‖∇F(w_t)‖²", "gap": "F(w_t) − F*",
+    "avg_pop_grad_sq": "(1/T)Σ‖∇F_pop(w_t)‖²", "final_pop_grad_sq": "‖∇F_pop(w_{T+1})‖²",
+    "final_pop_gap": "F_pop(w_{T+1}) − F_pop*", "final_gen_gap": "F_pop(w_{T+1}) − F_S(w_{T+1})",
+    "final_grad_dev": "‖∇F_pop(w_{T+1}) − ∇F_S(w_{T+1})‖", "grad_sq": "‖∇F(w_t)‖²", "gap": "F(w_t) − F*",
     "dist": "‖w_t − w_1‖", "pop_grad_sq": "‖∇F_pop(w_t)‖²", "gen_gap": "F_pop(w_t) − F_S(w_t)"}
 #: the status tags in a few words (docs/theory.md has them in full)
 STATUS_WORDS = {"V": "read in the paper", "2nd": "read in a restatement", "R": "recalled", "D": "derived here",

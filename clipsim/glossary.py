@@ -11,19 +11,19 @@ from __future__ import annotations
 METRICS = {
     "avg_grad_sq": "(1/T) Σ_t ‖∇F(w_t)‖², the average squared gradient norm over the run",
     "min_grad_sq": "min_t ‖∇F(w_t)‖², the smallest squared gradient norm seen",
-    "final_grad_sq": "‖∇F(w_T)‖² at the last step",
-    "final_gap": "F(w_T) - f*, the optimality gap at the last step (nan when f* is unknown)",
-    "final_value": "F(w_T), the objective at the last step",
+    "final_grad_sq": "‖∇F(w_{T+1})‖² after the last step",
+    "final_gap": "F(w_{T+1}) - f*, the optimality gap after the last step (nan when f* is unknown)",
+    "final_value": "F(w_{T+1}), the objective after the last step",
     "avg_grad_norm": "(1/T) Σ_t ‖∇F(w_t)‖, the average gradient norm (not squared)",
     "clip_fraction": "fraction of the steps where clipping changed the gradient (or the δ-GClip factor was < 1)",
     "max_dist": "max_t ‖w_t - w_1‖, how far the iterates went from the start",
     "diverged": "True when F(w_t) or ‖∇F(w_t)‖² became non-finite; the seed's other metrics are then +inf",
     "diverged_step": "the step t at which the seed diverged (0 if it did not)",
     "avg_pop_grad_sq": "finite sums only: (1/T) Σ_t ‖∇F(w_t)‖² with F the population risk",
-    "final_pop_grad_sq": "finite sums only: ‖∇F(w_T)‖² of the population risk at the last step",
-    "final_pop_gap": "finite sums only: F(w_T) - F(w*), the population optimality gap at the last step",
-    "final_gen_gap": "finite sums only: F(w_T) - F_S(w_T), the generalization gap at the last step",
-    "final_grad_dev": "finite sums only: ‖∇F(w_T) - ∇F_S(w_T)‖, population minus empirical gradient",
+    "final_pop_grad_sq": "finite sums only: ‖∇F(w_{T+1})‖² of the population risk after the last step",
+    "final_pop_gap": "finite sums only: F(w_{T+1}) - F(w*), the population optimality gap after the last step",
+    "final_gen_gap": "finite sums only: F(w_{T+1}) - F_S(w_{T+1}), the generalization gap after the last step",
+    "final_grad_dev": "finite sums only: ‖∇F(w_{T+1}) - ∇F_S(w_{T+1})‖, population minus empirical gradient",
 }
 
 #: values stored on the record grid (``SimResult.records``, shape (seeds, grid)), name -> one line
