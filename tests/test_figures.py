@@ -26,12 +26,17 @@ SPEC = {
 LI_LIU = {"bound": "li_liu_2023_clipped_sgd", "values": {"alpha": {"expr": "alpha - 0.05"}, "C_opt": 1.0}}
 
 
-@pytest.fixture(scope="module")
-def items(tmp_path_factory):
-    sw = S.from_spec(copy.deepcopy(SPEC))
-    store = Store(tmp_path_factory.mktemp("figs") / "store")
+def _run_items(spec, tmp):
+    """[(cell, result)] of a whole sweep run into a fresh store."""
+    sw = S.from_spec(copy.deepcopy(spec))
+    store = Store(tmp / "store")
     run_sweep(sw, store, progress=False, say=lambda _: None)
     return load_results(sw, store)
+
+
+@pytest.fixture(scope="module")
+def items(tmp_path_factory):
+    return _run_items(SPEC, tmp_path_factory.mktemp("figs"))
 
 
 def _legend_labels(ax):
@@ -156,10 +161,7 @@ FINITE = {"optimizer.eta.c": [0.1, 0.5]}     # eta.c = 1e300 diverges at once: e
 
 @pytest.fixture(scope="module")
 def step_items(tmp_path_factory):
-    sw = S.from_spec(copy.deepcopy(STEP))
-    store = Store(tmp_path_factory.mktemp("figs_step") / "store")
-    run_sweep(sw, store, progress=False, say=lambda _: None)
-    return load_results(sw, store)
+    return _run_items(STEP, tmp_path_factory.mktemp("figs_step"))
 
 
 def _series_lines(ax):
