@@ -112,6 +112,21 @@ def unmet_conditions(conditions):
             + (f" and {len(bad) - 1} more" if len(bad) > 1 else ""))
 
 
+def _algorithm(bound, optimizer):
+    """The condition that the run's optimizer is an update rule the theorem is about (``bound.algorithms``:
+    preset names; a chain counts when built by the preset). () when the bound names none or the run's
+    optimizer is unknown."""
+    algs = tuple(getattr(bound, "algorithms", ()) or ())
+    name = getattr(optimizer, "name", None)
+    if not algs or name is None:
+        return ()
+    rel = "optimizer is " + " or ".join(algs)
+    if name in algs:
+        return (Condition(rel, "ok"),)
+    return (Condition(rel, "violated", f"this run's optimizer is {name}: the theorem is about {' or '.join(algs)} "
+                                       "only"),)
+
+
 def _conditions(bound, vals):
     """Evaluate each ``valid_when`` relation at ``vals``; unknown when symbols lack values."""
     out = []
@@ -234,7 +249,8 @@ def check(bound, result, delta=None, *, confidence=0.95, calibrate=False, n_boot
 
     1. Validity: every ``bound.valid_when`` relation is evaluated, plus ``alpha < tail_index``
        when the bound uses ``alpha`` and the run knows its noise's tail index (a bounded
-       alpha-th moment, docs/theory.md §3); if one is false, or cannot be evaluated for lack of values,
+       alpha-th moment, docs/theory.md §3), plus "the run's optimizer is one of ``bound.algorithms``"
+       when the bound names the update rules it is about; if one is false, or cannot be evaluated for lack of values,
        the verdict is ``"inconclusive"`` with the reason (the evidence is still computed and
        reported).
     2. Hidden constants: each needs a value in ``values``; otherwise ValueError naming them. With
@@ -341,7 +357,7 @@ def check(bound, result, delta=None, *, confidence=0.95, calibrate=False, n_boot
         note = f"{C} calibrated on seeds [0, {h}), checked on [{h}, {Q.size})"
         Q, div = Q[h:], div[h:]
 
-    conditions = _conditions(bound, vals)
+    conditions = _conditions(bound, vals) + _algorithm(bound, getattr(result, "optimizer", None))
     B = _evaluate(bound, vals)
     lower = kind == "lower_bound"
     if bound.delta is not None:

@@ -129,6 +129,7 @@ class _AsQuantity:
     def __init__(self, res, quantity, values):
         self._res = res
         self.noise = getattr(res, "noise", None)
+        self.optimizer = getattr(res, "optimizer", None)
         self.metrics = {**res.metrics, quantity: np.asarray(values, dtype=float)}
 
     def theory_values(self, alpha=None):

@@ -285,3 +285,32 @@ def test_symmetric_noise_bounds_are_refused_on_asymmetric_noise():
     res = simulate(objectives.get("quadratic", 2), noise.stable(1.5), opt.clipped_sgd(0.05, 1.0), n_steps=50,
                    n_seeds=40)
     assert check(b, res, delta=0.1, C_opt=1.0).bound == b.name
+
+
+def test_a_bound_on_another_update_rule_is_inconclusive_with_its_evidence():
+    """li_liu_2023_clipped_sgd is a theorem about clipped SGD: on an unclipped SGD run it says nothing, so
+    the verdict is inconclusive (it was "violated"), the evidence alone still reported; on clipped SGD the
+    condition is met."""
+    import theory
+    from clipsim import noise, objectives, optimizers as opt, simulate
+
+    bound = theory.get("li_liu_2023_clipped_sgd")
+    assert bound.algorithms == ("clipped_sgd",)
+    obj = objectives.get("quadratic", 2)
+    sgd = simulate(obj, noise.stable(1.5), opt.sgd(1.5), n_steps=50, n_seeds=100, seed=1)
+    r = check(bound, sgd, delta=0.05, alpha=1.4, C_opt=1.0)
+    assert r.verdict == "inconclusive"
+    assert r.reason.startswith("validity condition optimizer is clipped_sgd violated (this run's optimizer is sgd")
+    assert "evidence alone: violated" in r.reason
+    clipped = simulate(obj, noise.stable(1.5), opt.clipped_sgd(0.1, 1.0), n_steps=50, n_seeds=100, seed=1)
+    ok = check(bound, clipped, delta=0.05, alpha=1.4, C_opt=1.0)
+    assert ("optimizer is clipped_sgd", "ok") in [(c.relation, c.status) for c in ok.conditions]
+    assert "optimizer" not in ok.reason
+
+
+def test_every_algorithm_a_bound_names_is_a_preset():
+    import theory
+    from clipsim import optimizers as opt
+
+    named = {a for b in theory.BOUNDS.values() for a in b.algorithms}
+    assert named and named <= set(opt.PRESETS)

@@ -128,6 +128,10 @@ class Bound:
     lhs: str | None = None
     #: proved only for noise with a symmetric law: ``clipsim.check`` refuses asymmetric noise
     symmetric_noise: bool = False
+    #: the update rules (``clipsim.optimizers`` preset names) the theorem is about; empty: not tied to one
+    #: rule (lower bounds, lemmas, generalization, a user's bound). ``clipsim.check`` on a run of another
+    #: optimizer is "inconclusive" (the theorem says nothing about it), with the evidence alone reported.
+    algorithms: tuple = ()
 
     # ---------------------------------------------------------------- validation
     def __post_init__(self):
@@ -161,6 +165,10 @@ class Bound:
                 bad("hidden_constants", h.name, "must be named C or C_*")
         object.__setattr__(self, "hidden_constants", hc)
         object.__setattr__(self, "assumptions", tuple(self.assumptions))
+        algs = (self.algorithms,) if isinstance(self.algorithms, str) else tuple(self.algorithms)
+        if not all(isinstance(a, str) and a for a in algs):
+            bad("algorithms", self.algorithms, "must be optimizer preset names")
+        object.__setattr__(self, "algorithms", algs)
         vw = tuple(self.valid_when)
         for r in vw:
             if r in (sp.true, sp.false):

@@ -41,6 +41,8 @@ def describe(bound) -> str:
         f"rate:         {_rate_line(b)}",
         "hidden constants: " + (", ".join(h.name for h in b.hidden_constants) or "none")
         + ("  (no default: give them or calibrate them)" if b.hidden_constants else ""),
+        "algorithm:    " + (" or ".join(b.algorithms) + " (clipsim.optimizers presets)" if b.algorithms
+                            else "not tied to one update rule"),
         "assumptions:" + ("" if b.assumptions else " none listed"),
         *(f"  - {a}" for a in b.assumptions),
         "valid when:" + ("" if b.valid_when else " no conditions"),
