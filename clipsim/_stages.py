@@ -26,10 +26,29 @@ _MUL, _DIV, _VEC, _DECAY = 0, 1, 2, 3
 
 
 @njit(cache=True)
+def _scaled_norm(v):
+    """‖v‖ as max|v_i| · ‖v / max|v_i|‖: finite when the sum of squares overflows but v is finite."""
+    m = 0.0
+    for i in range(v.shape[0]):
+        m = max(m, abs(v[i]))
+    if not (m > 0.0 and m < math.inf):
+        return m if m == m else math.nan
+    s = 0.0
+    for i in range(v.shape[0]):
+        x = v[i] / m
+        s += x * x
+    return m * math.sqrt(s)
+
+
+@njit(cache=True)
 def norm(v):
+    """‖v‖: the plain sum of squares (the bits of every finite case), rescaled only when it overflows
+    (a vector of norm above ~1e154, e.g. under noise of scale 1e200, is not infinitely long)."""
     s = 0.0
     for i in range(v.shape[0]):
         s += v[i] * v[i]
+    if s == math.inf:
+        return _scaled_norm(v)
     return math.sqrt(s)
 
 
@@ -39,7 +58,7 @@ def clip(v, lam):
     s = 0.0
     for i in range(v.shape[0]):
         s += v[i] * v[i]
-    nrm = math.sqrt(s)
+    nrm = math.sqrt(s) if s != math.inf else _scaled_norm(v)
     if nrm > lam:
         f = lam / nrm
         for i in range(v.shape[0]):

@@ -315,3 +315,15 @@ def test_catalogues_name_every_stage_and_preset_with_a_one_line_description():
     assert set(P.STAGES) >= {"clip_by_global_norm", "clip_by_value", "clip_regularized", "clip_by_weight_norm",
                              "ema", "heavy_ball", "scale_by_adagrad", "scale_by_adam", "normalize", "sign",
                              "weight_decay", "descent", "per_sample"}
+
+
+def test_clipping_and_normalizing_a_finite_vector_whose_sum_of_squares_overflows():
+    """Noise of scale 1e200: ‖g‖² overflows to inf but ‖g‖ is finite. One step of clipped SGD (λ = 1,
+    η = 0.1) or normalized SGD moves w by exactly η·1 (it stood still: λ/inf = 0)."""
+    from clipsim import noise as N, objectives as O, optimizers as P
+    from clipsim.engine import simulate
+
+    for opt in (P.clipped_sgd(0.1, 1.0), P.normalized_sgd(0.1)):
+        r = simulate(O.get("quadratic", 4), N.gaussian(1e200), opt, n_steps=1, n_seeds=3, seed=0)
+        np.testing.assert_allclose(r.metrics["max_dist"], 0.1, rtol=1e-12)
+        assert not r.metrics["diverged"].any()
