@@ -547,7 +547,7 @@ def failure_probability_cli(sweep, cell_index, bound_name, delta, values, *, met
                                   confidence=confidence, budget=budget, **kw)
     verdict = decide(res, delta)
     print(f"{bound.name} on {sweep.name} [{cell.label()}]: B(δ={delta:g}) = {B:.4g}")
-    print(f"{res}; interval: {res.interval}; decision at δ = {delta:g}: {verdict}")
+    print(f"{res}; interval: {res.interval}; evidence at δ = {delta:g}: {verdict}")
     return failure_decision(verdict, unmet)
 
 

@@ -163,6 +163,7 @@ def failure_decision(evidence, unmet):
     if unmet:
         print(f"decision: inconclusive: {unmet}; evidence alone: {evidence}")
         return "inconclusive"
+    print(f"decision: {evidence}")
     return evidence
 
 
@@ -181,5 +182,5 @@ def failure_probability_cli(sweep, cell_index, bound_name, delta, values, *, bat
     out = St.sequential_failure_test(sample, B, delta, batch=batch, max_seeds=max_seeds, confidence=confidence,
                                      method="betabinomial")
     print(f"{bound.name} on {sweep.name} [{cell.label()}]: B(δ={delta:g}) = {B:.4g}")
-    print(str(out))
+    print(f"evidence: {out}")
     return failure_decision(out.decision, unmet)

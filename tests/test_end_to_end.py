@@ -175,7 +175,7 @@ def test_failure_prob_decides_sequentially():
     out = _main("failure-prob", TINY, "--cell", "0", "--bound", "li_liu_2023_clipped_sgd", "--delta", "0.2",
                "--value", "C_opt=5", "--value", "alpha=1.4", "--batch", "64", "--max-seeds", "512")
     assert out.returncode == 0, out.stderr
-    assert "holds" in out.stdout and "B(δ=0.2)" in out.stdout
+    assert "evidence: holds" in out.stdout and "B(δ=0.2)" in out.stdout and out.stdout.endswith("decision: holds\n")
     tight = _main("failure-prob", TINY, "--cell", "0", "--bound", "li_liu_2023_clipped_sgd", "--delta", "0.2",
                  "--value", "C_opt=0.5", "--value", "alpha=1.4", "--batch", "64", "--max-seeds", "512")
     assert tight.returncode == 1 and "violated" in tight.stdout
