@@ -304,7 +304,7 @@ def composition_overhead(M, T, R):
         stops = np.full(m, T + 2, dtype=np.int64)
         kernel(np.int64(0), np.int64(m), stops, *prob.kernel_args(), states.w, states.opt_state, states.rng,
                states.sums, states.ints, states.records,
-               *engine._scratch(D, int(prob.noise_pack[3]), states.opt_state.shape[1]))
+               *engine._scratch(prob, states))
         return engine.finalise(prob, states)[0]["avg_grad_sq"]
 
     for k in kernels.values():

@@ -31,8 +31,8 @@ def _scaled_norm(v):
     m = 0.0
     for i in range(v.shape[0]):
         m = max(m, abs(v[i]))
-    if not (m > 0.0 and m < math.inf):
-        return m if m == m else math.nan
+    if not (m > 0.0 and m < math.inf):  # 0, or an infinite component
+        return m
     s = 0.0
     for i in range(v.shape[0]):
         x = v[i] / m
@@ -55,10 +55,7 @@ def norm(v):
 @njit(cache=True)
 def clip(v, lam):
     """Clip ``v`` in place to norm ``lam``; return 1 if it was clipped, else 0."""
-    s = 0.0
-    for i in range(v.shape[0]):
-        s += v[i] * v[i]
-    nrm = math.sqrt(s) if s != math.inf else _scaled_norm(v)
+    nrm = norm(v)
     if nrm > lam:
         f = lam / nrm
         for i in range(v.shape[0]):

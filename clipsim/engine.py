@@ -291,9 +291,10 @@ def _advance(m0, m1, stops, ocode, ofp, X, y, fg, sg, pg, f_star, haspop, ncode,
         _copy(OS[m], st)
 
 
-def _scratch(d, nwork, S):
+def _scratch(problem, states):
     """Scratch for one call of :func:`_advance` (a path's vectors, carved 64-byte aligned, then its RNG
     state and clip counters): fresh arrays per call, so concurrent calls never share."""
+    d, nwork, S = problem.objective.dim, int(problem.noise_pack[3]), states.opt_state.shape[1]
     stride = (d + 7) // 8 * 8
     return (np.empty(8 + 9 * stride + (nwork + 7) // 8 * 8 + S), np.empty(8, dtype=np.uint64),
             np.empty(2, dtype=np.int64))
@@ -627,15 +628,14 @@ def advance_each(problem, states, stops):
     steps = np.maximum(np.minimum(stops, problem.n_steps + 2) - states.ints[:, _I_T], 0)
     work = int(steps.sum()) * (problem.objective.dim + 16)  # cost: a step's own overhead is ~16 coordinates
     n_threads = min(numba.get_num_threads(), -(-M // _CHUNK))
-    sizes = (problem.objective.dim, int(problem.noise_pack[3]), states.opt_state.shape[1])
     if n_threads <= 1 or work < _POOL_MIN_WORK:  # handing work to threads costs more than it saves
-        kernel(np.int64(0), np.int64(M), *args, *_scratch(*sizes))
+        kernel(np.int64(0), np.int64(M), *args, *_scratch(problem, states))
         return
     # at least _CHUNK paths and about _POOL_MIN_WORK of cost per call, so that the GIL-holding call
     # overhead (tens of µs) stays negligible; at most M / (4 threads) for balance
     chunk = max(_CHUNK, min(-(-_POOL_MIN_WORK * M // work), M // (4 * n_threads)))
     pool = _pool(n_threads)
-    for f in [pool.submit(kernel, np.int64(m), np.int64(min(m + chunk, M)), *args, *_scratch(*sizes))
+    for f in [pool.submit(kernel, np.int64(m), np.int64(min(m + chunk, M)), *args, *_scratch(problem, states))
               for m in range(0, M, chunk)]:
         f.result()
 

@@ -1133,8 +1133,6 @@ def custom(fill, *, name, tail_index=math.inf) -> UserNoise:
     if not isinstance(name, str) or not name or name in FAMILY_CODES:
         raise ValueError(f"name = {name!r} is not allowed: must be a new name (not a built-in family)")
     ti = _v.real("tail_index", tail_index, 0.0, math.inf, lo_open=True)
-    from numba.core import types
-
-    user.trial_compile("fill", fill, "fill(state, out) (uint64 and float64 vectors)",
-                       (types.uint64[::1], types.float64[::1]), returns_number=False)
+    user.trial_compile("fill", fill, "fill(state, out) (uint64 and float64 vectors)", (nbt.uint64[::1], _A1),
+                       returns_number=False)
     return user.register("noise", name, UserNoise(name, "iid", 1.0, 0.0, 0.0, fill, ti), (fill,))

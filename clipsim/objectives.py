@@ -461,14 +461,11 @@ def custom(value_and_grad, dim, *, L, f_star=math.nan, x0=None, name="custom", s
     f_star = math.nan if f_star is None or (isinstance(f_star, float) and math.isnan(f_star)) else V.real(
         "f_star", f_star, -math.inf, math.inf, lo_open=True, hi_open=True)
     mu = math.nan if mu is None or (isinstance(mu, float) and math.isnan(mu)) else V.real("mu", mu, 0.0, math.inf, hi_open=True)
-    from numba.core import types
-
-    vec = types.float64[::1]
     user.trial_compile("value_and_grad", value_and_grad, "value_and_grad(w, grad) -> F(w) (float64 vectors)",
-                       (vec, vec), returns_number=True)
+                       (_A1, _A1), returns_number=True)
     if sample_grad is not None:
         user.trial_compile("sample_grad", sample_grad, "sample_grad(w, j, grad) (float64 vectors, int64 j)",
-                           (vec, types.int64, vec), returns_number=False)
+                           (_A1, nbt.int64, _A1), returns_number=False)
     obj = Objective(name, dim, (), CUSTOM, V.positive("L", L), f_star, n > 0, n,
                     mu, x0, np.zeros(1), np.zeros((n, 0)), np.zeros(0),
                     kernels=_user_kernels(value_and_grad, sample_grad))

@@ -1077,14 +1077,14 @@ def mean_bounds(values, confidence=0.95, *, diverged=None, lower_support=0.0, n_
     xs = np.sort(np.where(bad, np.inf, x))
     est = float(np.mean(xs)) if nd == 0 else math.inf
     means = None
-    if nd == 0 or lower_support is None:
+    few = n < BOOTSTRAP_MIN_N
+    if not few and (nd == 0 or lower_support is None):
         rng = _rng(seed)
         xb = np.where(bad, np.inf, x)
         chunk = max(1, min(n_boot, 4_000_000 // n))
         with np.errstate(invalid="ignore"):
             means = np.concatenate([xb[rng.integers(0, n, size=(min(chunk, n_boot - s), n))].mean(axis=1)
                                     for s in range(0, n_boot, chunk)])
-    few = n < BOOTSTRAP_MIN_N
     high = math.inf if nd or few else float(np.quantile(means, 1 - a / 2))
     if lower_support is None:
         low = -math.inf if few else float(np.quantile(means, a / 2, method="inverted_cdf"))

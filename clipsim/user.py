@@ -61,6 +61,7 @@ def register(kind, name, spec, fns):
 def trial_compile(what, fn, usage, argtypes, returns_number):
     """Compile the user's ``fn`` for the argument types the engine passes (the engine reuses that
     compile), so that a wrong signature is a one-line ValueError here, not a Numba traceback later."""
+    from numba.core import types
     from numba.core.errors import NumbaError
 
     try:
@@ -69,14 +70,8 @@ def trial_compile(what, fn, usage, argtypes, returns_number):
         raise ValueError(f"{what} = {getattr(fn.py_func, '__name__', fn)} cannot be compiled as {usage}: "
                          f"{_first_reason(e)}") from None
     ret = fn.overloads[tuple(argtypes)].signature.return_type
-    if returns_number and not isinstance(ret, (_nb_types().Integer, _nb_types().Float, _nb_types().Boolean)):
+    if returns_number and not isinstance(ret, (types.Integer, types.Float, types.Boolean)):
         raise ValueError(f"{what} = {fn.py_func.__name__} returns {ret}: {usage} must return a number")
-
-
-def _nb_types():
-    from numba.core import types
-
-    return types
 
 
 def _first_reason(err):
@@ -90,7 +85,7 @@ def _first_reason(err):
         reason = f"{reason} {call}"
     where = next((ln for ln in lines if ln.startswith("During: typing of")), "")
     at = where.rsplit(" at ", 1)[-1] if " at " in where else ""
-    return (reason[:160] + (f" (at {at})" if at else "")).replace("\n", " ")
+    return reason[:160] + (f" (at {at})" if at else "")
 
 
 def _same_data(old, new):

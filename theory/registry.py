@@ -71,7 +71,7 @@ _li_liu = Reference("Li & Liu 2023", "2307.13680", venue="ECAI 2023",
                     note="theorem numbers not read; form reconstructed (docs/theory.md §4.1)")
 
 register(Bound(
-    name="li_liu_2023_clipped_sgd", algorithms=('clipped_sgd',),
+    name="li_liu_2023_clipped_sgd", algorithms=("clipped_sgd",),
     expr=C_opt * sp.log(T / delta) ** log_power * T ** r_sq,
     quantity="avg_grad_sq", kind="high_probability", status="D",
     status_note="[V that it exists; form D/R] (docs/theory.md §4.1)",
@@ -88,7 +88,7 @@ register(Bound(
 # Momentum and AdaGrad: the clipped-SGD record with their own notes, assumptions and schedule.
 _li_liu_sgd = BOUNDS["li_liu_2023_clipped_sgd"]
 register(_li_liu_sgd.with_(
-    name="li_liu_2023_clipped_momentum", algorithms=('clipped_momentum',),
+    name="li_liu_2023_clipped_momentum", algorithms=("clipped_momentum",),
     status_note="[D/R]: same exponent as clipped SGD (docs/theory.md §4.1)",
     assumptions=(_smooth, _heavy, "finite sum F_S; the bound is on grad F_S",
                  "clipped momentum (docs/theory.md §2.2), fixed beta in (0, 1) (not prescribed)"),
@@ -99,7 +99,7 @@ register(_li_liu_sgd.with_(
 loss_sup = sp.Symbol("loss_sup", positive=True)
 
 register(_li_liu_sgd.with_(
-    name="li_liu_2023_clipped_adagrad", algorithms=('clipped_adagrad',),
+    name="li_liu_2023_clipped_adagrad", algorithms=("clipped_adagrad",),
     status_note="[D/R] exponent; bounded loss f <= M and polylog(1/δ) [2nd] (docs/theory.md §4.1)",
     assumptions=(_smooth, _heavy, "bounded loss f <= M (C_opt depends on M)",
                  "finite sum F_S; the bound is on grad F_S",
@@ -149,7 +149,7 @@ register(Bound(
 _zhang = Reference("Zhang, Karimireddy, Veit, Kim, Reddi, Kumar, Sra 2020", "1912.03194",
                    venue="NeurIPS 2020", note="restated (docs/theory.md §4.2)")
 register(Bound(
-    name="zhang_2020_clipped_sgd", algorithms=('clipped_sgd',),
+    name="zhang_2020_clipped_sgd", algorithms=("clipped_sgd",),
     expr=C_opt * T ** r_sq,
     quantity="avg_grad_sq", kind="expectation", status="2nd",
     reference=_zhang, hidden_constants=(C_opt,),
@@ -186,7 +186,7 @@ register(Bound(
 
 # ---------------------------------------------------------------------------- 3. Cutkosky & Mehta
 register(Bound(
-    name="cutkosky_mehta_2021", algorithms=('normalized_momentum',),
+    name="cutkosky_mehta_2021", algorithms=("normalized_momentum",),
     expr=C_opt * sp.log(T / delta) * T ** ((1 - alpha) / (3 * alpha - 2)),
     quantity="avg_grad_norm", kind="high_probability", status="2nd",
     reference=Reference("Cutkosky & Mehta 2021", "2106.14343", venue="NeurIPS 2021"),
@@ -202,7 +202,7 @@ register(Bound(
 
 # ---------------------------------------------------------------------------- 4. Nguyen et al. 2023
 register(Bound(
-    name="nguyen_2023_clipped_sgd", algorithms=('clipped_sgd',),
+    name="nguyen_2023_clipped_sgd", algorithms=("clipped_sgd",),
     expr=C_opt * (sp.log(1 / delta) / T) ** ((2 * alpha - 2) / (3 * alpha - 2)),
     quantity="avg_grad_sq", kind="high_probability", status="R",
     status_note="[R, medium] (docs/theory.md §4.4)",
@@ -218,7 +218,7 @@ _sadiev = Reference("Sadiev, Danilova, Gorbunov, Horvath, Gidel, Dvurechensky, G
                     "Richtarik 2023", "2302.00999", venue="ICML 2023")
 _logKd = sp.log(T / delta)
 register(Bound(
-    name="sadiev_2023_nonconvex", algorithms=('clipped_sgd',),
+    name="sadiev_2023_nonconvex", algorithms=("clipped_sgd",),
     expr=C_opt * sp.Max(L * Delta * _logKd / T,
                         sp.sqrt(L * Delta) * sigma * _logKd ** ((alpha - 1) / alpha)
                         / T ** ((alpha - 1) / alpha)),
@@ -254,7 +254,7 @@ register(Bound(
 
 # ---------------------------------------------------------------------------- 6. Li & Orabona 2020
 register(Bound(
-    name="li_orabona_2020_delayed_adagrad", algorithms=('adagrad_momentum',),
+    name="li_orabona_2020_delayed_adagrad", algorithms=("adagrad_momentum",),
     expr=C_opt * sp.log(T / delta) ** log_power * T ** (-(sp.Rational(1, 2) - eps_ada)),
     quantity="avg_grad_sq", kind="high_probability", status="R",
     reference=Reference("Li & Orabona 2020", "2007.14294"),
@@ -289,7 +289,7 @@ _tucat = Reference("Tucat & Mukherjee 2024", "2404.08624",
 _pl_assume = ("F is L-smooth and mu-PL* (interpolation, F* = 0)", "full gradient (noise free)",
               "delta-GClip step h_t = eta min(1, max(delta_floor, gamma/||g_t||))")
 register(Bound(
-    name="delta_gclip_pl_star", algorithms=('delta_gclip',),
+    name="delta_gclip_pl_star", algorithms=("delta_gclip",),
     expr=(1 - eta * delta_floor * mu) ** t * loss0,
     quantity="loss", kind="expectation", status="D",
     status_note="[D reconstruction] (docs/theory.md §4.8); deterministic, so also in expectation",
@@ -299,7 +299,7 @@ register(Bound(
     description="L_t <= (1 - ηδμ)^t L_0: linear rate with the floor δ (delta_floor).",
 ))
 register(Bound(
-    name="delta_gclip_pl_star_distance", algorithms=('delta_gclip',),
+    name="delta_gclip_pl_star_distance", algorithms=("delta_gclip",),
     expr=2 * sp.sqrt(2 * loss0 / eta) / (delta_floor * mu),
     quantity="distance", kind="expectation", status="D",
     status_note="[D reconstruction] (docs/theory.md §4.8)",
@@ -313,7 +313,7 @@ register(Bound(
 _ps = Reference("Nobile & Grohs 2026", "2605.02701",
                 note="bias/error scalings and budget rate derived here (docs/theory.md §4.9)")
 register(Bound(
-    name="ps_clip_sgd", algorithms=('ps_clip_sgd',),
+    name="ps_clip_sgd", algorithms=("ps_clip_sgd",),
     expr=C_opt * N ** (-(2 * alpha - 2) / (3 * alpha - 2)),
     quantity="avg_grad_sq", kind="expectation", status="D",
     reference=_ps, hidden_constants=(C_opt,),
@@ -338,7 +338,7 @@ register(Bound(
 
 # ---------------------------------------------------------------------------- (L0,L1) clipped GD
 register(Bound(
-    name="zhang_2020_l0l1_clipped_gd", algorithms=('clipped_sgd',),
+    name="zhang_2020_l0l1_clipped_gd", algorithms=("clipped_sgd",),
     expr=20 * L0 * Delta / eps ** 2 + 20 * L1 ** 2 * Delta / L0,
     quantity="oracle_complexity", kind="expectation", status="2nd",
     status_note="[2nd]; the constant 20 is [R] (docs/theory.md §2.8)",
@@ -354,7 +354,7 @@ register(Bound(
 # ---------------------------------------------------------------------------- 10. Armacki et al.
 _beta_p = 4 * (alpha - 1) / (3 * alpha - 2)
 register(Bound(
-    name="armacki_2026_tail", algorithms=('clipped_sgd',),
+    name="armacki_2026_tail", algorithms=("clipped_sgd",),
     expr=C_tail * sp.exp(-C_exp * t ** _beta_p / sp.log(t)),
     quantity="tail_probability", kind="high_probability", status="V",
     status_note="[V abstract]: decay exp(-t^β_p/log t); the constants are hidden",
@@ -369,7 +369,7 @@ register(Bound(
 
 # ------------------------------------------------- Armacki, Bajović, Jakovetić, Kar: symmetric noise
 register(Bound(
-    name="armacki_2025_symmetric_noise", algorithms=('sign_sgd', 'clipped_sgd', 'normalized_sgd'),
+    name="armacki_2025_symmetric_noise", algorithms=("sign_sgd", "clipped_sgd", "normalized_sgd"),
     expr=C_opt * sp.log(T / delta) ** log_power * T ** sp.Rational(-1, 2),
     quantity="avg_grad_sq", kind="high_probability", status="2nd",
     status_note="[V abstract] rate Õ(t^(-1/2)) with exponentially decaying tails for sign, clipped and "
@@ -387,7 +387,7 @@ register(Bound(
 
 # ---------------------------------------------------------------------------- 11. unclipped SGD
 register(Bound(
-    name="unclipped_sgd_polynomial_tail", algorithms=('sgd',),
+    name="unclipped_sgd_polynomial_tail", algorithms=("sgd",),
     expr=C_low * L * eta * sigma ** 2 * (T / delta) ** (2 / alpha) / T,
     quantity="avg_grad_sq", kind="lower_bound", status="D",
     status_note="[R] that the tails are polynomial in 1/δ (docs/theory.md §4.11); the exponent 2/α "
@@ -441,7 +441,7 @@ register(armacki_2025_symmetric())
 _kornilov = Reference("Kornilov et al. 2025", "2502.07923",
                       note="abstract read; the constant-step lemma only in a restatement")
 register(Bound(
-    name="kornilov_2025_sign_sgd_batched", algorithms=('sign_sgd',),
+    name="kornilov_2025_sign_sgd_batched", algorithms=("sign_sgd",),
     expr=C_opt * sp.log(1 / delta) ** log_power * N ** (-(alpha - 1) / (3 * alpha - 2)),
     quantity="avg_grad_norm", kind="high_probability", status="2nd",
     status_note="[V abstract]: sample complexity Õ(ε^(-(3κ-2)/(κ-1))) for the average ℓ1 norm; the "
@@ -455,7 +455,7 @@ register(Bound(
     description="Batched sign-SGD: (1/T)Σ||∇F||_1 ≲ N^(-(κ-1)/(3κ-2)) up to logs of 1/δ.",
 ))
 register(Bound(
-    name="kornilov_2025_majority_vote", algorithms=('majority_vote',),
+    name="kornilov_2025_majority_vote", algorithms=("majority_vote",),
     expr=C_opt * sp.log(1 / delta) ** log_power * N ** sp.Rational(-1, 4),
     quantity="avg_grad_norm", kind="high_probability", status="2nd",
     status_note="[V abstract]: Õ(ε^(-4)) samples for majority vote under symmetric noise; inverted [D]",
@@ -470,7 +470,7 @@ register(Bound(
 _hubler = Reference("Hübler, Fatkhullin, He 2025", "2410.13849", venue="AISTATS 2025",
                     note="read only in a restatement (low confidence)")
 register(Bound(
-    name="hubler_2025_normalized_sgd", algorithms=('normalized_sgd',),
+    name="hubler_2025_normalized_sgd", algorithms=("normalized_sgd",),
     expr=C_opt * sp.log(1 / delta) ** log_power * T ** (-(alpha - 1) / (3 * alpha - 2)),
     quantity="avg_grad_norm", kind="high_probability", status="2nd",
     status_note="[2nd, low]: known parameters; matches the in-expectation lower bound "
@@ -481,7 +481,7 @@ register(Bound(
     description="Normalized SGD: (1/T)Σ||∇F|| ≲ T^(-(p-1)/(3p-2)), mild dependence on δ.",
 ))
 register(Bound(
-    name="hubler_2025_normalized_sgd_parameter_free", algorithms=('normalized_sgd',),
+    name="hubler_2025_normalized_sgd_parameter_free", algorithms=("normalized_sgd",),
     expr=C_opt * sp.log(1 / delta) ** log_power * T ** (-(alpha - 1) / (2 * alpha)),
     quantity="avg_grad_norm", kind="high_probability", status="2nd",
     status_note="[2nd, low]: parameter-free tuning; power of log(1/δ) not read (default 1)",
